@@ -1,0 +1,42 @@
+"""The one error type of the data side."""
+
+from __future__ import annotations
+
+__all__ = ["SequenceDataError"]
+
+
+class SequenceDataError(ValueError):
+    """Bad sequence data, located as precisely as the data allows.
+
+    The message always says what was expected and what was found, and names
+    the file (or source key), the 1-based row and the column where known.
+    The same facts are kept as attributes so callers can act on them.
+
+    Attributes:
+        source: file path or sequence key, or None.
+        row: 1-based row in that file (counting skipped header lines), or None.
+        column: column name or 0-based index, or None.
+        expected: what the reader expected there, or None.
+        found: what it found instead, or None.
+    """
+
+    def __init__(self, message: str, *, source=None, row=None, column=None,
+                 expected=None, found=None):
+        where = []
+        if source is not None:
+            where.append(f"{source}")
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        text = message
+        if where:
+            text = f"{', '.join(where)}: {message}"
+        if expected is not None or found is not None:
+            text += f" (expected {expected}, found {found})"
+        super().__init__(text)
+        self.source = source
+        self.row = row
+        self.column = column
+        self.expected = expected
+        self.found = found
