@@ -4,8 +4,47 @@ Every layer is a ``torch.nn.Module`` taking NCL input ``[N, F, T]`` (or ``[N, F]
 for feed-forward layers) and an optional ``[N, T]`` mask. See docs/masking.md.
 """
 
+from ._activations import ACTIVATIONS, get_activation
 from ._base import Layer
+from ._config import register_layer
+from ._bidirectional import MERGE_MODES, Bidirectional
+from ._conv import Conv2D, Subsampling2D
+from ._convlstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
+from ._dense import Dense
+from ._last_time_step import LastTimeStep
+from ._losses import LOSSES, REDUCTIONS, Loss, compute_loss, get_loss
+from ._mask_zero import MaskZero
+from ._output import LossHead, Output, RnnLoss, RnnOutput
+from ._preprocessors import CnnToRnn, FeedForwardToRnn, Preprocessor, RnnToFeedForward
+from ._time_distributed import TimeDistributed
 
 __all__ = sorted([
+    "Bidirectional",
+    "ConvLSTM1D",
+    "ConvLSTM2D",
+    "ConvLSTM3D",
+    "LastTimeStep",
+    "MaskZero",
+    "MERGE_MODES",
+    "CnnToRnn",
+    "compute_loss",
+    "Conv2D",
+    "Dense",
+    "FeedForwardToRnn",
+    "get_loss",
+    "Loss",
+    "LossHead",
+    "LOSSES",
+    "Output",
+    "Preprocessor",
+    "REDUCTIONS",
+    "RnnLoss",
+    "RnnOutput",
+    "RnnToFeedForward",
+    "Subsampling2D",
+    "TimeDistributed",
+    "ACTIVATIONS",
+    "get_activation",
     "Layer",
+    "register_layer",
 ])

@@ -5,16 +5,70 @@ created by :meth:`Layer.build`, which a network calls with the inferred size,
 or, for a layer used on its own in plain PyTorch, on the first ``forward``
 from the input's feature dimension (dim 1). Create an optimizer only after
 the parameters exist: pass ``n_in`` or call ``build`` first.
+
+Every layer also remembers the arguments it was constructed with (see
+:func:`record_init_args`); :mod:`seqkit.layers._config` turns them into a
+JSON config from which the layer can be rebuilt.
 """
 
 from __future__ import annotations
+
+import functools
+import inspect
 
 import torch
 from torch import nn
 
 from .._errors import ConfigError
 
-__all__ = ["Layer"]
+__all__ = ["Layer", "record_init_args"]
+
+#: Attribute (in the instance ``__dict__``) holding the recorded constructor arguments.
+INIT_ARGS_ATTR = "_init_args"
+
+
+def _snapshot(value):
+    """Copy lists, tuples and dicts (recursively) so later mutation by the caller is not seen."""
+    if isinstance(value, list):
+        return [_snapshot(v) for v in value]
+    if isinstance(value, tuple) and type(value) is tuple:
+        return tuple(_snapshot(v) for v in value)
+    if isinstance(value, dict) and type(value) is dict:
+        return {k: _snapshot(v) for k, v in value.items()}
+    return value
+
+
+def record_init_args(init):
+    """Wrap an ``__init__`` so that the outermost call on an instance records its arguments.
+
+    The arguments, bound to ``init``'s signature with defaults applied, are
+    stored as a plain dict in ``self._init_args`` (not a parameter, buffer or
+    submodule, so never in ``state_dict``) before ``init`` runs. Calls made
+    from inside it (``super().__init__(...)``) see the record and leave it
+    alone, so the record is that of the most derived constructor. Wrapping an
+    already wrapped function returns it unchanged.
+    """
+    if getattr(init, "_seqkit_records_args", False):
+        return init
+    signature = inspect.signature(init)
+    self_name = next(iter(signature.parameters))
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        if INIT_ARGS_ATTR not in self.__dict__:
+            try:
+                bound = signature.bind(self, *args, **kwargs)
+            except TypeError:
+                pass                                  # the call below raises the real error
+            else:
+                bound.apply_defaults()
+                self.__dict__[INIT_ARGS_ATTR] = {name: _snapshot(value)
+                                                 for name, value in bound.arguments.items()
+                                                 if name != self_name}
+        init(self, *args, **kwargs)
+
+    __init__._seqkit_records_args = True
+    return __init__
 
 
 class Layer(nn.Module):
@@ -27,6 +81,12 @@ class Layer(nn.Module):
         Input and output layouts are the subclass's; dim 1 is always the
         feature (channel) dimension, so ``x.shape[1]`` is ``n_in``.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        """Make every subclass record its constructor arguments (see :func:`record_init_args`)."""
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = record_init_args(cls.__dict__["__init__"])
 
     def __init__(self, n_in: int | None = None):
         super().__init__()
@@ -94,3 +154,6 @@ class Layer(nn.Module):
         except (NotImplementedError, AttributeError):
             n_out = "?"
         return f"n_in={self.n_in}, n_out={n_out}"
+
+
+Layer.__init__ = record_init_args(Layer.__init__)

@@ -1,0 +1,323 @@
+"""SequenceBatches: readers -> padded, masked NCL batches."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from ._assemble import Plan, assemble
+from ._batch import Align
+from ._errors import SequenceDataError
+from ._record import Chunk
+
+__all__ = ["SequenceBatches", "column_index"]
+
+_BUCKET_WINDOW = 50          # bucket_by_length sorts windows of this many batches
+
+
+def _shard(shard) -> tuple:
+    if shard is None:
+        return 0, 1
+    if shard == "auto":
+        shard = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    try:
+        rank, world = shard
+    except (TypeError, ValueError):
+        raise ValueError(f"shard must be (rank, world_size) or 'auto', got {shard!r}") from None
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (rank, world)) \
+            or world < 1 or not 0 <= rank < world:
+        raise ValueError(f"shard needs integers 0 <= rank < world_size, got {shard!r}")
+    return int(rank), int(world)
+
+
+def column_index(spec, columns: tuple, what: str) -> int:
+    """Record column index of a name or (possibly negative) index."""
+    n = len(columns)
+    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+        if -n <= spec < n:
+            return int(spec) % n
+        raise ValueError(f"{what} {spec} out of range for {n} columns {list(columns)}")
+    if spec in columns:
+        return columns.index(spec)
+    raise ValueError(f"{what} {spec!r} is not a column; columns are {list(columns)}")
+
+
+class _Sharded:
+    """Chunks of a reader, keeping sequence i only when i % world == rank; counts all."""
+
+    def __init__(self, chunks, rank: int, world: int):
+        self._chunks, self._rank, self._world = chunks, rank, world
+        self.total = 0
+
+    def __iter__(self):
+        for chunk in self._chunks:
+            n, base = len(chunk), self.total
+            self.total += n
+            if self._world == 1:
+                yield chunk
+                continue
+            keep = np.arange((self._rank - base) % self._world, n, self._world)
+            if len(keep):
+                yield chunk.take(keep)
+
+
+class _Cursor:
+    """Cuts a stream of chunks into runs of n sequences."""
+
+    def __init__(self, chunks):
+        self._chunks = iter(chunks)
+        self._chunk, self._pos = None, 0
+
+    def take(self, n: int) -> Chunk | None:
+        parts = []
+        while n:
+            if self._chunk is None or self._pos == len(self._chunk):
+                self._chunk, self._pos = next(self._chunks, None), 0
+                if self._chunk is None:
+                    break
+                continue
+            k = min(n, len(self._chunk) - self._pos)
+            parts.append(self._chunk.slice(self._pos, self._pos + k))
+            self._pos += k
+            n -= k
+        return Chunk.concat(parts) if parts else None
+
+    def drain(self) -> None:
+        for _ in self._chunks:
+            pass
+
+
+class SequenceBatches:
+    """Padded, masked NCL batches from sequence readers.
+
+    Args:
+        features: a reader (`CSVSequenceReader`, `ParquetSequenceReader`).
+        labels: a second reader; sequence i of `labels` labels sequence i of
+            `features`, and the two must hold the same number of sequences.
+            For classification its first column is the class (other columns
+            are ignored, as in DL4J); for regression all its columns are labels.
+        batch_size: examples per batch (the last may be smaller).
+        num_classes: classes of one-hot labels (may be left out with `classes`).
+        label_column: with one reader, the label column by name or index
+            (negative counts from the end; a list of columns for regression);
+            the other columns are the features.
+        regression: raw float labels instead of one-hot classes.
+        align: "equal_length" (default), "align_start", "align_end" or an `Align`.
+        sequence_labels: one label per sequence, the label at its last step:
+            labels `[N, C]` (or `[N, K]`), no labels mask.
+        classes: class names for text labels; the position in the list is the
+            class index. Labels are matched as trimmed text.
+        shuffle, seed: shuffle the sequences each iteration. Iteration e (0,
+            1, ...; see `set_epoch`) uses seed (seed, e), so runs with the same
+            seed repeat and every epoch has its own order. Without a seed the
+            order is not reproducible.
+        drop_last: drop a final batch smaller than batch_size.
+        bucket_by_length: batch sequences of similar length to cut padding:
+            sequences (shuffled first when shuffle=True) are sorted by length
+            within windows of 50 batches, and with shuffle the batch order
+            is shuffled.
+        shard: (rank, world_size): this process gets sequences i with
+            i % world_size == rank (of the shuffled order when shuffling,
+            which then needs a seed); shares are disjoint, cover all and differ
+            in size by at most one. "auto" reads RANK and WORLD_SIZE.
+        allow_nan: keep NaN and inf in features and regression labels
+            instead of raising.
+
+    Class labels must be integers 0 .. num_classes-1; floats with an integral
+    value (1.0, as a CSV parsed to numbers gives) are accepted, 1.5 is an error.
+
+    Memory: without shuffle or bucketing, batches stream: only the chunk
+    being read (a block of CSV files, or a Parquet record batch) and the
+    current batch are held. shuffle=True or bucket_by_length=True read the
+    whole data set into memory first (its values, about 4-8 bytes each),
+    again on every iteration.
+
+    Errors (`SequenceDataError`) name the file, row and column: NaN/inf,
+    class labels out of range or not integral, lengths that differ under
+    equal_length, and feature and label readers of different sizes (with
+    known sizes before the first batch, otherwise when one runs out).
+    """
+
+    def __init__(self, features, labels=None, *, batch_size: int, num_classes: int | None = None,
+                 label_column=None, regression: bool = False, align="equal_length",
+                 sequence_labels: bool = False, classes=None, shuffle: bool = False, seed=None,
+                 drop_last: bool = False, bucket_by_length: bool = False, shard=None,
+                 allow_nan: bool = False):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        try:
+            self.align = Align(align)
+        except ValueError:
+            raise ValueError(f"align must be one of {[a.value for a in Align]}, got {align!r}") from None
+        if labels is not None and label_column is not None:
+            raise ValueError("give either a labels reader or label_column, not both")
+        labelled = labels is not None or label_column is not None
+        if classes is not None:
+            classes = [str(c) for c in classes]
+            if len(set(classes)) != len(classes) or not classes:
+                raise ValueError(f"classes must be distinct and not empty, got {classes!r}")
+            if num_classes is not None and num_classes != len(classes):
+                raise ValueError(f"num_classes={num_classes} but {len(classes)} classes given")
+            num_classes = len(classes)
+        if regression and classes is not None:
+            raise ValueError("classes are for classification; regression labels are numbers")
+        if labelled and not regression and num_classes is None:
+            raise ValueError("classification needs num_classes (or classes=); "
+                             "pass regression=True for raw labels")
+        if num_classes is not None and (isinstance(num_classes, bool) or num_classes < 1):
+            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+        if sequence_labels and not labelled:
+            raise ValueError("sequence_labels=True needs labels or label_column")
+        self.rank, self.world_size = _shard(shard)
+        if shuffle and seed is None and self.world_size > 1:
+            raise ValueError("shuffle with shard needs a seed, so every rank draws the same order")
+        self.features, self.labels = features, labels
+        self.batch_size = int(batch_size)
+        self.num_classes = None if regression or not labelled else int(num_classes)
+        self.label_column = label_column
+        self.regression, self.sequence_labels, self.classes = regression, sequence_labels, classes
+        self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
+        self.bucket_by_length, self.allow_nan = bucket_by_length, allow_nan
+        self.epoch = 0
+        self._plan = None
+
+    # ---- columns ------------------------------------------------------------------------
+    def _resolve(self) -> tuple:
+        """`(plan, features text map, labels text map)`, from the readers' columns."""
+        if self._plan is not None:
+            return self._plan
+        columns = tuple(self.features.columns)
+        feature_idx, label_idx, label_names, ftext, ltext = list(range(len(columns))), None, (), {}, {}
+        if self.label_column is not None:
+            specs = self.label_column if isinstance(self.label_column, (list, tuple)) else [self.label_column]
+            if len(specs) != 1 and not self.regression:
+                raise ValueError("classification takes one label_column")
+            label_idx = [column_index(s, columns, "label_column") for s in specs]
+            feature_idx = [i for i in feature_idx if i not in label_idx]
+            if not feature_idx:
+                raise ValueError("label_column leaves no feature column")
+            label_names = tuple(columns[i] for i in label_idx)
+            if self.classes is not None:
+                ftext = {label_idx[0]: self.classes}
+        elif self.labels is not None:
+            lcolumns = tuple(self.labels.columns)
+            label_idx = list(range(len(lcolumns))) if self.regression else [0]
+            label_names = tuple(lcolumns[i] for i in label_idx)
+            if self.classes is not None:
+                ltext = {0: self.classes}
+        plan = Plan(feature_idx, label_idx,
+                    tuple(columns[i] for i in feature_idx), label_names, self.num_classes,
+                    self.align, self.sequence_labels, self.allow_nan)
+        self._plan = plan, ftext, ltext
+        return self._plan
+
+    @property
+    def feature_columns(self) -> tuple:
+        """Names of the F feature channels."""
+        return self._resolve()[0].feature_names
+
+    @property
+    def label_columns(self) -> tuple:
+        """Names of the label columns (one for classification)."""
+        return self._resolve()[0].label_names
+
+    @property
+    def num_features(self) -> int:
+        """F, the feature channels of every batch."""
+        return len(self.feature_columns)
+
+    @property
+    def num_outputs(self) -> int | None:
+        """C classes or K regression targets (None without labels)."""
+        if self.num_classes is not None:
+            return self.num_classes
+        return len(self.label_columns) or None
+
+    # ---- sizes --------------------------------------------------------------------------
+    def _mismatch(self, n_features: int, n_labels: int) -> SequenceDataError:
+        return SequenceDataError(
+            "feature and label readers hold different numbers of sequences",
+            source=f"features {self.features!r}, labels {self.labels!r}",
+            expected=f"{n_features} label sequences (one per features sequence)",
+            found=f"{n_features} features and {n_labels} labels sequences")
+
+    def _size(self) -> int:
+        """Sequences in the data set (TypeError when unknown before reading)."""
+        n = len(self.features)
+        if self.labels is not None and len(self.labels) != n:
+            raise self._mismatch(n, len(self.labels))
+        return n
+
+    def __len__(self) -> int:
+        share = len(range(self.rank, self._size(), self.world_size))
+        return share // self.batch_size if self.drop_last else math.ceil(share / self.batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next iteration epoch `epoch` (its shuffle order); later ones count on from it."""
+        self.epoch = int(epoch)
+
+    # ---- iteration ----------------------------------------------------------------------
+    def __iter__(self):
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        plan, ftext, ltext = self._resolve()
+        if self.labels is not None:
+            try:
+                self._size()
+            except TypeError:
+                pass                   # unknown sizes are compared when a reader runs out
+        if self.shuffle or self.bucket_by_length:
+            return self._indexed(plan, ftext, ltext, epoch)
+        return self._streamed(plan, ftext, ltext)
+
+    def _streamed(self, plan, ftext, ltext):
+        fsource = _Sharded(self.features._chunks(ftext), self.rank, self.world_size)
+        lsource = _Sharded(self.labels._chunks(ltext), self.rank, self.world_size) \
+            if self.labels is not None else None
+        fcur, lcur = _Cursor(fsource), (_Cursor(lsource) if lsource else None)
+        size = self.batch_size
+        while True:
+            fchunk = fcur.take(size)
+            lchunk = lcur.take(size) if lcur else fchunk
+            full = fchunk is not None and lchunk is not None and len(fchunk) == size == len(lchunk)
+            if not full:
+                break
+            yield assemble(plan, fchunk, lchunk)
+        if lcur:
+            fcur.drain()
+            lcur.drain()
+            if fsource.total != lsource.total:
+                raise self._mismatch(fsource.total, lsource.total)
+        if fchunk is not None and not self.drop_last:
+            yield assemble(plan, fchunk, lchunk)
+
+    def _indexed(self, plan, ftext, ltext, epoch: int):
+        fall = Chunk.concat(list(self.features._chunks(ftext)))
+        lall = Chunk.concat(list(self.labels._chunks(ltext))) if self.labels is not None else fall
+        if len(fall) != len(lall):
+            raise self._mismatch(len(fall), len(lall))
+        rng = np.random.default_rng(None if self.seed is None else [self.seed, epoch])
+        order = rng.permutation(len(fall)) if self.shuffle else np.arange(len(fall))
+        order = order[self.rank::self.world_size]                               # this rank's share
+        size = self.batch_size
+        if self.bucket_by_length:
+            length = fall.lengths
+            if plan.label_rows is not None and not plan.sequence_labels:
+                length = np.maximum(length, lall.lengths)
+            window = size * _BUCKET_WINDOW
+            order = np.concatenate([part[np.argsort(length[part], kind="stable")]
+                                    for part in np.split(order, range(window, len(order), window))]) \
+                if len(order) else order
+        batches = [order[i:i + size] for i in range(0, len(order), size)]
+        if batches and self.drop_last and len(batches[-1]) < size:
+            batches.pop()
+        if self.bucket_by_length and self.shuffle:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        for index in batches:
+            fchunk = fall.take(index)
+            yield assemble(plan, fchunk, lall.take(index) if lall is not fall else fchunk)
+
+    def __repr__(self) -> str:
+        return (f"SequenceBatches({self.features!r}, labels={self.labels!r}, batch_size={self.batch_size}, "
+                f"align={self.align.value!r}, shuffle={self.shuffle}, shard=({self.rank}, {self.world_size}))")

@@ -1,0 +1,117 @@
+"""Long tables: rows of many sequences grouped by id, vectorised.
+
+Shared by the CSV and Parquet readers. Rows are grouped by id in order of
+first appearance (rows of one id keep their file order, or are sorted by the
+order column); no Python runs per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._errors import SequenceDataError
+from ._record import Chunk
+
+__all__ = ["group_long", "row_locator"]
+
+
+def row_locator(file_starts: np.ndarray, paths: list, first_rows) -> Callable:
+    """Map a row of the concatenated table to `(path, 1-based row in its file)`.
+
+    Args:
+        file_starts: int64 `[k + 1]`: file j holds table rows
+            `file_starts[j]:file_starts[j + 1]`.
+        paths: the k file paths.
+        first_rows: the file row of each file's first table row (an int for
+            all, or a sequence of k ints): `skip_lines + 1` for CSV, 1 for Parquet.
+    """
+    def locate(g: int) -> tuple:
+        j = int(np.searchsorted(file_starts, g, side="right")) - 1
+        first = first_rows if isinstance(first_rows, int) else first_rows[j]
+        return paths[j], first + g - int(file_starts[j])
+    return locate
+
+
+def _ids_error(ids: pa.Array, locate_row, id_name) -> None:
+    if ids.null_count:
+        g = int(np.flatnonzero(ids.is_null().to_numpy(zero_copy_only=False))[0])
+        source, row = locate_row(g)
+        raise SequenceDataError("missing id", source=source, row=row, column=id_name,
+                                expected="an id value", found="an empty field")
+    if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
+        empty = pc.equal(pc.utf8_length(ids), 0).to_numpy(zero_copy_only=False)
+        if empty.any():
+            source, row = locate_row(int(np.flatnonzero(empty)[0]))
+            raise SequenceDataError("missing id", source=source, row=row, column=id_name,
+                                    expected="an id value", found="an empty field")
+
+
+def group_long(channels: list, ids: pa.Array, order: np.ndarray | None, *,
+               columns: tuple, locate_row: Callable, id_name, order_name=None) -> Chunk:
+    """Group the rows of a long table into sequences.
+
+    Args:
+        channels: C arrays `[R]`, the record columns of all R rows, in table order.
+        ids: the id column, R values (any type pyarrow can dictionary-encode).
+        order: float64 `[R]` order column, or None to keep table order.
+        columns: the C column names.
+        locate_row: `locate_row(g) -> (path, row)` for table row g.
+        id_name, order_name: column names for messages.
+
+    Returns:
+        A chunk with one sequence per distinct id, in order of first
+        appearance, each id's rows sorted by `order` (stable) when given.
+
+    Raises:
+        SequenceDataError: a missing id, a missing (NaN) order value, or an
+            order value repeated within one id (naming both rows).
+    """
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    _ids_error(ids, locate_row, id_name)
+    encoded = ids.dictionary_encode()           # codes in order of first appearance
+    codes = encoded.indices.to_numpy()          # [R]
+    n = len(encoded.dictionary)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(codes, minlength=n), out=offsets[1:])
+
+    if order is None:
+        grouped = bool(np.all(codes[1:] >= codes[:-1]))
+        perm = None if grouped else np.argsort(codes, kind="stable")   # [R]
+    else:
+        bad = np.flatnonzero(~np.isfinite(order))
+        if len(bad):
+            source, row = locate_row(int(bad[0]))
+            raise SequenceDataError("order value is not a finite number", source=source, row=row,
+                                    column=order_name, expected="a number", found=order[bad[0]])
+        same = codes[1:] == codes[:-1]
+        in_order = (codes[1:] > codes[:-1]) | (same & (order[1:] > order[:-1]))
+        perm = None if in_order.all() else np.lexsort((order, codes))  # stable
+        sorted_codes = codes if perm is None else codes[perm]
+        sorted_order = order if perm is None else order[perm]
+        dup = np.flatnonzero((sorted_codes[1:] == sorted_codes[:-1])
+                             & (sorted_order[1:] == sorted_order[:-1]))
+        if len(dup):
+            first, second = int(dup[0]), int(dup[0]) + 1
+            if perm is not None:
+                first, second = int(perm[first]), int(perm[second])
+            src1, row1 = locate_row(first)
+            source, row = locate_row(second)
+            raise SequenceDataError(
+                f"order value repeats within id {ids[second].as_py()!r} (first at {src1}, row {row1})",
+                source=source, row=row, column=order_name, expected="distinct order values per id",
+                found=order[second])
+
+    if perm is not None:
+        channels = [np.take(ch, perm) for ch in channels]   # C x [R], grouped
+    keys = [str(k) for k in encoded.dictionary.to_pylist()]
+
+    def locate(i, t):
+        g = int(offsets[i]) + t
+        return locate_row(g if perm is None else int(perm[g]))
+
+    return Chunk(channels, offsets, keys, columns, locate)

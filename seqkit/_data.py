@@ -1,0 +1,340 @@
+"""Training and inference data: sources of batches, device copies, one-batch-ahead prefetch.
+
+What ``fit``, ``score`` and ``evaluate`` accept (:func:`as_source`):
+
+- a ``readers.SequenceBatches`` (re-iterable; its shuffle order for epoch e
+  is a function of (seed, e), which ``fit`` sets with ``set_epoch``);
+- one ``readers.Batch``, or any iterable of them (a list, a custom class);
+  tuples ``(features, labels[, features_mask, labels_mask])`` work in place of
+  ``Batch`` objects;
+- arrays: ``(features, labels)`` or ``(features, labels, features_mask,
+  labels_mask)``, numpy or torch, cut into batches of ``batch_size``
+  (:class:`ArrayBatches`; optional per-epoch shuffle from (seed, epoch)).
+
+A one-shot iterator (a generator) can be read once: ``fit`` with
+``epochs > 1`` on one is an error.
+
+:class:`Prefetcher` reads and converts the next batch in a background thread
+while the current one computes. On CUDA the host arrays are pinned and
+copied with ``non_blocking=True`` on a side stream; the consumer's stream
+waits on an event, so the training step never blocks on the copy. Each
+mask keeps a CPU copy next to the device one, which lets the recurrent
+layers analyse padding (one run per example?) without a device sync.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+
+__all__ = ["ArrayBatches", "DeviceBatch", "Prefetcher", "as_source", "is_one_shot", "to_device"]
+
+
+def _is_array(value) -> bool:
+    return isinstance(value, (np.ndarray, torch.Tensor))
+
+
+def _batch_type():
+    import readers
+    return readers.Batch
+
+
+@dataclass
+class HostBatch:
+    """A batch before the device copy: arrays (numpy or torch) and keys."""
+
+    features: Any
+    labels: Any = None
+    features_mask: Any = None
+    labels_mask: Any = None
+    keys: list | None = None
+
+
+def _as_host(item) -> HostBatch:
+    if isinstance(item, HostBatch):
+        return item
+    if isinstance(item, _batch_type()):
+        return HostBatch(item.features, item.labels, item.features_mask, item.labels_mask, item.keys)
+    if isinstance(item, (tuple, list)) and 1 <= len(item) <= 4 and _is_array(item[0]):
+        parts = list(item) + [None] * (4 - len(item))
+        return HostBatch(*parts)
+    raise TypeError(f"expected a readers.Batch or a tuple (features, labels[, features_mask, "
+                    f"labels_mask]) of arrays, got {type(item).__name__}")
+
+
+class ArrayBatches:
+    """Arrays cut into batches along dim 0, re-iterable; optionally shuffled per epoch.
+
+    Args:
+        features: ``[N, F, T]``, ``[N, F]`` or a video/image array (numpy or torch).
+        labels, features_mask, labels_mask: arrays with the same N, or None.
+        batch_size: examples per batch (the last may be smaller).
+        shuffle: a new order each epoch, from ``(seed, epoch)``.
+        seed: the shuffle seed.
+
+    Keys are the examples' row indices in the arrays.
+    """
+
+    def __init__(self, features, labels=None, features_mask=None, labels_mask=None, *,
+                 batch_size: int = 32, shuffle: bool = False, seed: int | None = None):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        arrays = {"features": features, "labels": labels, "features_mask": features_mask,
+                  "labels_mask": labels_mask}
+        n = None
+        for name, value in arrays.items():
+            if value is None:
+                continue
+            if not _is_array(value):
+                value = np.asarray(value)
+                arrays[name] = value
+            if value.ndim == 0:
+                raise ValueError(f"{name} must have a batch dimension, got a scalar")
+            if n is None:
+                n = int(value.shape[0])
+            elif int(value.shape[0]) != n:
+                raise ValueError(f"{name} has {value.shape[0]} examples (dim 0) but features has {n}")
+        if n is None or arrays["features"] is None:
+            raise ValueError("features are required")
+        self._arrays, self.n, self.batch_size = arrays, n, batch_size
+        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """The next iteration uses epoch ``epoch``'s order."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def __iter__(self):
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        if self.shuffle:
+            order = np.random.default_rng([0 if self.seed is None else self.seed, epoch]).permutation(self.n)
+        else:
+            order = None
+        a = self._arrays
+        for start in range(0, self.n, self.batch_size):
+            if order is None:
+                index = slice(start, start + self.batch_size)
+                keys = list(range(start, min(start + self.batch_size, self.n)))
+            else:
+                rows = order[start:start + self.batch_size]
+                index = torch.as_tensor(rows) if isinstance(a["features"], torch.Tensor) else rows
+                keys = [int(r) for r in rows]
+            yield HostBatch(*(None if a[k] is None else _take(a[k], index, order is not None)
+                              for k in ("features", "labels", "features_mask", "labels_mask")), keys=keys)
+
+
+def _take(array, index, fancy: bool):
+    if isinstance(array, torch.Tensor) and fancy:
+        return array.index_select(0, torch.as_tensor(index, device=array.device))
+    return array[index]
+
+
+class _Single:
+    def __init__(self, item):
+        self._item = item
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self):
+        yield self._item
+
+
+def is_one_shot(source) -> bool:
+    """True for an iterator, which a second pass would find empty."""
+    try:
+        return iter(source) is source
+    except TypeError:
+        return False
+
+
+def as_source(data, *, batch_size: int = 32, shuffle: bool = False, seed: int | None = None):
+    """An iterable of batches from any accepted form of ``data`` (module docstring).
+
+    Raises:
+        TypeError: for data of another kind, saying what is accepted.
+    """
+    if isinstance(data, _batch_type()) or isinstance(data, HostBatch):
+        return _Single(data)
+    if isinstance(data, (tuple, list)) and 1 <= len(data) <= 4 and _is_array(data[0]):
+        return ArrayBatches(*data, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    if isinstance(data, dict):
+        return ArrayBatches(batch_size=batch_size, shuffle=shuffle, seed=seed, **data)
+    if _is_array(data):
+        raise TypeError("pass arrays as a tuple (features, labels[, features_mask, labels_mask]), "
+                        "not a bare array")
+    try:
+        iter(data)
+    except TypeError:
+        raise TypeError(f"data must be a readers.SequenceBatches, an iterable of readers.Batch, "
+                        f"or arrays (features, labels[, features_mask, labels_mask]); got "
+                        f"{type(data).__name__}") from None
+    return data
+
+
+# -- device copies ----------------------------------------------------------------------------
+@dataclass
+class DeviceBatch:
+    """A batch on the network's device, with CPU copies of the masks.
+
+    Shape:
+        features ``[N, F, T]`` (or ``[N, F]``, video ``[N, C, T, H, W]``...);
+        labels ``[N, C, T]`` or ``[N, C]`` or None; masks ``[N, T]`` or None,
+        ``*_mask_host`` the same values on the CPU.
+    """
+
+    features: torch.Tensor
+    labels: torch.Tensor | None
+    features_mask: torch.Tensor | None
+    labels_mask: torch.Tensor | None
+    features_mask_host: torch.Tensor | None
+    labels_mask_host: torch.Tensor | None
+    keys: list | None
+    event: Any = None
+
+    def __len__(self) -> int:
+        return int(self.features.shape[0])
+
+    def wait(self) -> "DeviceBatch":
+        """Make the current CUDA stream wait for this batch's copies (no-op on CPU)."""
+        if self.event is not None:
+            stream = torch.cuda.current_stream(self.features.device)
+            stream.wait_event(self.event)
+            for t in (self.features, self.labels, self.features_mask, self.labels_mask):
+                if t is not None:
+                    t.record_stream(stream)
+            self.event = None
+        return self
+
+
+def _to_tensor(value, what: str) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value
+    array = np.asarray(value)
+    if array.dtype == object:
+        raise TypeError(f"{what} must be a numeric array, got dtype object")
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _move(t: torch.Tensor, device: torch.device, dtype, pin: bool) -> torch.Tensor:
+    if dtype is not None and t.dtype != dtype:
+        t = t.to(dtype)
+    if t.device == device:
+        return t
+    if pin and t.device.type == "cpu":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
+def to_device(item, device: torch.device, dtype: torch.dtype, *, stream=None) -> DeviceBatch:
+    """Copy one batch (``readers.Batch``, tuple or :class:`HostBatch`) to ``device`` as ``dtype``."""
+    host = _as_host(item)
+    device = torch.device(device)
+    cuda = device.type == "cuda"
+    feats = _to_tensor(host.features, "features")
+    if not feats.is_floating_point():
+        feats = feats.to(dtype)
+    labels = None if host.labels is None else _to_tensor(host.labels, "labels")
+    fm = None if host.features_mask is None else _to_tensor(host.features_mask, "features_mask")
+    lm = None if host.labels_mask is None else _to_tensor(host.labels_mask, "labels_mask")
+    fm_host = None if fm is None else fm.to("cpu", torch.float32) if fm.device.type != "cpu" else fm.float()
+    lm_host = None if lm is None else lm.to("cpu", torch.float32) if lm.device.type != "cpu" else lm.float()
+    ctx = torch.cuda.stream(stream) if (cuda and stream is not None) else _nullcontext()
+    with ctx:
+        out = DeviceBatch(
+            _move(feats, device, dtype, cuda),
+            None if labels is None else _move(labels, device, dtype, cuda),
+            None if fm is None else _move(fm, device, dtype, cuda),
+            None if lm is None else _move(lm, device, dtype, cuda),
+            fm_host, lm_host, None if host.keys is None else list(host.keys))
+        if cuda and stream is not None:
+            out.event = torch.cuda.Event()
+            out.event.record(stream)
+    return out
+
+
+class _nullcontext:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+_END = object()
+
+
+class Prefetcher:
+    """Iterate ``source`` in a background thread, one converted batch ahead.
+
+    Args:
+        source: an iterable of batches.
+        device, dtype: where and as what the batches go.
+        skip: raw batches to read and drop first (resuming mid-epoch).
+
+    Errors raised while reading (bad data) are re-raised in the consumer.
+    Use it as an iterator, and :meth:`close` it (or exhaust it) when done.
+    """
+
+    def __init__(self, source: Iterable, device, dtype, *, skip: int = 0, depth: int = 1):
+        self._source, self._device, self._dtype, self._skip = source, torch.device(device), dtype, skip
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._stream = torch.cuda.Stream(self._device) if self._device.type == "cuda" else None
+        self._thread = threading.Thread(target=self._work, name="seqkit-prefetch", daemon=True)
+        self._started = False
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _work(self) -> None:
+        try:
+            for k, item in enumerate(self._source):
+                if self._stop.is_set():
+                    return
+                if k < self._skip:
+                    continue
+                if not self._put(to_device(item, self._device, self._dtype, stream=self._stream)):
+                    return
+            self._put(_END)
+        except BaseException as err:                       # re-raised in the consumer
+            self._put(err)
+
+    def __iter__(self):
+        if not self._started:
+            self._started = True
+            self._thread.start()
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item.wait()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the reader thread (it finishes the batch it is reading)."""
+        self._stop.set()
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        if self._started and self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5.0)

@@ -1,0 +1,176 @@
+"""Running a network's layer stack: masks, preprocessors, input dropout, carried states.
+
+One engine serves every mode of :class:`seqkit.Sequential`:
+
+- plain forward (standard training, ``output``): each layer is called as
+  ``layer(x, mask)``, so its flags (``return_sequences``, ``go_backwards``...)
+  apply;
+- carried state (TBPTT segments, ``rnn_time_step``): every recurrent layer
+  runs through ``layer.run(x, mask, state)`` from the state of the previous
+  segment or call and hands back its final state;
+- truncated gradient window (TBPTT with ``tbptt_back_length`` shorter than
+  the segment): each recurrent layer runs the first ``Tseg - back`` steps
+  without autograd and the last ``back`` steps with it, starting from the
+  (detached) state reached at the split. See :func:`run_recurrent`.
+
+Masks travel as a ``StepMask`` (device values plus a CPU copy, so recurrent
+layers choose their fast path without a device sync): recurrent layers get the
+``StepMask``, every other layer its ``[N, T]`` values. A layer whose output
+has no time axis (``LastTimeStep``...) ends the mask: later layers get None.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ._shapes import core_layer, is_bidirectional
+from .layers._preprocessors import Preprocessor
+from .layers._recurrent import Recurrent, StepMask
+
+__all__ = ["carries_state", "make_mask", "run_layers", "run_recurrent", "slice_mask"]
+
+
+def make_mask(values: torch.Tensor | None, host: torch.Tensor | None, like: torch.Tensor) -> StepMask | None:
+    """A ``StepMask`` from a device ``[N, T]`` mask and its CPU copy, checked against ``like``.
+
+    Shape:
+        values, host: ``[N, T]``; like: ``[N, F, T, ...]`` (time at dim 2).
+    """
+    if values is None:
+        return None
+    if values.dim() != 2 or like.dim() < 3 or values.shape[0] != like.shape[0] \
+            or values.shape[1] != like.shape[2]:
+        raise ValueError(f"features_mask must be [N, T] = [{like.shape[0]}, "
+                         f"{like.shape[2] if like.dim() > 2 else '?'}] for features of shape "
+                         f"{tuple(like.shape)}, got {tuple(values.shape)}")
+    values = values.to(like.dtype) if values.dtype != like.dtype and like.is_floating_point() else values
+    return StepMask._wrap(values, host)
+
+
+def slice_mask(mask, start: int, stop: int):
+    """Steps ``[start, stop)`` of ``mask`` (a ``StepMask``, an ``[N, T]`` tensor or None)."""
+    if mask is None:
+        return None
+    if isinstance(mask, torch.Tensor):
+        return mask[:, start:stop]
+    host = mask._host[:, start:stop] if mask._host is not None else None
+    return StepMask._wrap(mask.values[:, start:stop], host)
+
+
+def _values(mask: StepMask | None) -> torch.Tensor | None:
+    return None if mask is None else mask.values
+
+
+def _last_step(y: torch.Tensor, mask: StepMask | None, where: str) -> torch.Tensor:
+    """``[N, H, T, ...] -> [N, H, ...]`` at each example's last real step."""
+    if mask is None:
+        return y[:, :, -1]
+    idx = mask.last_index(where)                                          # [N]
+    rows = torch.arange(y.shape[0], device=y.device)
+    return y[rows, :, idx]
+
+
+def run_recurrent(layer, x: torch.Tensor, mask, state, back: int | None = None):
+    """``layer.run`` from ``state``, with the gradient window limited to the last ``back`` steps.
+
+    With ``back`` < T the first ``T - back`` steps run under ``no_grad``: their
+    outputs feed the layers above (whose own parameters, the output layer's
+    included, still learn from every step), but no gradient from them reaches
+    this layer or anything below it. The last ``back`` steps start from the
+    state reached at the split, detached, and carry the gradient.
+
+    Shape:
+        x ``[N, F, T, ...]``; mask ``[N, T]``; returns ``y [N, H, T, ...]`` and the final state.
+    """
+    t = x.shape[2]
+    if back is None or back >= t:
+        return layer.run(x, mask, state)
+    k = t - back
+    with torch.no_grad():
+        y_head, mid = layer.run(x[:, :, :k], slice_mask(mask, 0, k), state)
+    y_tail, final = layer.run(x[:, :, k:], slice_mask(mask, k, t), mid)
+    return torch.cat([y_head, y_tail], dim=2), final
+
+
+def _apply_preprocessor(pre: Preprocessor, x: torch.Tensor, mask: StepMask | None):
+    n = x.shape[0]
+    y = pre(x, _values(mask), batch_size=n)
+    if mask is None:
+        return y, None
+    if y.dim() >= 3 and y.shape[2] == x.shape[2] and x.dim() >= 3:
+        return y, mask                                                   # time axis kept
+    return y, None
+
+
+def run_layers(net, x: torch.Tensor, mask: StepMask | None, *, stop: int | None = None,
+               training: bool = False, states: dict | None = None, back: int | None = None,
+               streaming: bool = False, collect: list | None = None):
+    """Run layers ``0 .. stop-1`` of ``net`` on ``x``; return ``(h, mask)``.
+
+    Args:
+        net: the ``Sequential``.
+        x: the network input (features), already on the device.
+        mask: the features mask as a ``StepMask``, or None.
+        stop: run up to this layer index (exclusive); default all layers.
+        training: apply each layer's input dropout.
+        states: carried-state mode: ``{layer index: state dict}``, read and
+            updated in place (new states stored detached).
+        back: the TBPTT gradient window (carried-state mode only).
+        streaming: ``rnn_time_step``: a time-reducing layer (``LastTimeStep``,
+            ``return_sequences=False``) runs its recurrent layer on the chunk
+            from the stored state and outputs the chunk's last step.
+        collect: a list that receives every layer's output (after layer i).
+
+    Shape:
+        x ``[N, F, T]`` (or the input type's layout); returns the output of
+        layer ``stop - 1`` and the mask for it (None without a time axis).
+    """
+    layers = net.layers
+    stop = len(layers) if stop is None else stop
+    pres = net.preprocessors
+    for i in range(stop):
+        layer = layers[i]
+        key = str(i)
+        if key in pres:
+            x, mask = _apply_preprocessor(pres[key], x, mask)
+        rate = net._dropout_rates[i]
+        if training and rate > 0.0:
+            x = F.dropout(x, rate, training=True)
+        if isinstance(layer, Preprocessor):
+            x, mask = _apply_preprocessor(layer, x, mask)
+        elif states is not None and carries_state(layer):
+            x, mask = _run_carried(i, layer, x, mask, states, back, streaming)
+        else:
+            y = layer(x, mask) if isinstance(layer, Recurrent) else layer(x, _values(mask))
+            if isinstance(y, (tuple, list)):                              # return_state=True
+                y = y[0]
+            if mask is not None and (y.dim() < 3 or y.dim() < x.dim() or y.shape[2] != x.shape[2]):
+                mask = None                                               # time axis removed
+            x = y
+        if collect is not None:
+            collect.append(x)
+    return x, mask
+
+
+def carries_state(layer) -> bool:
+    """True for layers whose state the network carries (TBPTT, streaming): recurrent layers
+    and wrappers with ``run`` around one (LastTimeStep, MaskZero); not Bidirectional."""
+    if isinstance(layer, Recurrent):
+        return True
+    if is_bidirectional(layer) or not callable(getattr(layer, "run", None)):
+        return False
+    return isinstance(core_layer(layer), Recurrent)
+
+
+def _run_carried(i: int, layer, x, mask, states: dict, back, streaming: bool):
+    """A recurrent layer (or a wrapper around one) from ``states[i]``; stores the new state."""
+    arg = mask if isinstance(layer, Recurrent) else _values(mask)
+    y, final = run_recurrent(layer, x, arg, states.get(i), back)
+    states[i] = {k: v.detach() for k, v in final.items()}
+    if y.dim() < x.dim():                                                # LastTimeStep.run
+        return y, None
+    if isinstance(layer, Recurrent) and not layer.return_sequences:
+        # streaming only (TBPTT rejects it): the output at the chunk's last real step
+        return _last_step(y, mask, f"layer {i} ({type(layer).__name__})"), None
+    return y, mask

@@ -1,0 +1,109 @@
+"""InputType: what a network's input looks like, so it can infer every ``n_in``.
+
+``InputType.recurrent(F)`` is sequences ``[N, F, T]``; ``InputType.feed_forward(F)``
+is vectors ``[N, F]``; ``InputType.convolutional(H, W, C)`` is images
+``[N, C, H, W]`` or video clips ``[N, C, T, H, W]``. Which of the two a
+convolutional input is follows from the layers: when any layer after the
+convolutions works on sequences (a recurrent layer, ``RnnOutput``,
+``RnnLoss``...) the input is video, frame by frame; otherwise images. Pass
+``sequence=True`` or ``False`` to say so explicitly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._errors import ConfigError
+
+__all__ = ["InputType"]
+
+_KINDS = ("recurrent", "feed_forward", "convolutional")
+
+
+def _positive(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"InputType: {what} must be a positive int, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class InputType:
+    """The shape of one example, without the batch dimension.
+
+    Build it with :meth:`recurrent`, :meth:`feed_forward` or :meth:`convolutional`.
+
+    Shape:
+        recurrent: ``[N, F, T]``; feed_forward: ``[N, F]``; convolutional:
+        ``[N, C, H, W]`` (images) or ``[N, C, T, H, W]`` (video).
+    """
+
+    kind: str
+    size: int                      # F, or C for convolutional input
+    height: int | None = None
+    width: int | None = None
+    sequence: bool | None = None   # convolutional only: video (True), images (False), decide (None)
+
+    @classmethod
+    def recurrent(cls, n_features: int) -> "InputType":
+        """Sequences of ``n_features`` features per step: ``[N, F, T]``."""
+        return cls("recurrent", _positive(n_features, "n_features"))
+
+    @classmethod
+    def feed_forward(cls, n_features: int) -> "InputType":
+        """Feature vectors: ``[N, F]``."""
+        return cls("feed_forward", _positive(n_features, "n_features"))
+
+    @classmethod
+    def convolutional(cls, height: int, width: int, channels: int, *,
+                      sequence: bool | None = None) -> "InputType":
+        """Images ``[N, C, H, W]`` or video ``[N, C, T, H, W]`` (argument order as DL4J's).
+
+        Args:
+            height, width, channels: the frame size H, W and channels C.
+            sequence: True for video clips, False for single images; None (the
+                default) decides from the layers (video when a later layer
+                works on sequences).
+        """
+        if sequence is not None and not isinstance(sequence, bool):
+            raise ConfigError(f"InputType: sequence must be True, False or None, got {sequence!r}")
+        return cls("convolutional", _positive(channels, "channels"), _positive(height, "height"),
+                   _positive(width, "width"), sequence)
+
+    def shape(self, sequence: bool | None = None) -> tuple:
+        """The example shape without the batch dim; ``None`` stands for an unknown T.
+
+        ``sequence`` decides images versus video when this type leaves it open.
+        """
+        if self.kind == "recurrent":
+            return (self.size, None)
+        if self.kind == "feed_forward":
+            return (self.size,)
+        video = self.sequence if self.sequence is not None else bool(sequence)
+        return (self.size, None, self.height, self.width) if video else (self.size, self.height, self.width)
+
+    def to_dict(self) -> dict:
+        """A JSON-safe description (``InputType.from_dict`` reverses it)."""
+        return {"kind": self.kind, "size": self.size, "height": self.height, "width": self.width,
+                "sequence": self.sequence}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "InputType":
+        """The input type a :meth:`to_dict` described; ConfigError for anything else."""
+        try:
+            kind = data["kind"]
+            if kind == "recurrent":
+                return cls.recurrent(data["size"])
+            if kind == "feed_forward":
+                return cls.feed_forward(data["size"])
+            if kind == "convolutional":
+                return cls.convolutional(data["height"], data["width"], data["size"],
+                                         sequence=data.get("sequence"))
+        except (KeyError, TypeError):
+            pass
+        raise ConfigError(f"InputType: cannot read {data!r}; expected kind one of {list(_KINDS)}")
+
+    def __repr__(self) -> str:
+        if self.kind == "convolutional":
+            extra = "" if self.sequence is None else f", sequence={self.sequence}"
+            return f"InputType.convolutional({self.height}, {self.width}, {self.size}{extra})"
+        return f"InputType.{self.kind}({self.size})"

@@ -1,0 +1,263 @@
+"""Training listeners: score printing, a progress bar, checkpoints, early stopping.
+
+A listener is an object with four hooks that ``fit`` calls with a
+:class:`~seqkit._training.FitState` (``state.net``, ``state.epoch``,
+``state.iteration``, ``state.batch``, ``state.score()``, ``state.epoch_score()``,
+``state.validation_score()``; set ``state.stop = True`` to end training).
+Reading a score copies it from the device, so listeners only do it when they
+print or decide something, never every iteration by default.
+
+Hooks: ``on_fit_start``, ``on_iteration_end`` (after each minibatch),
+``on_epoch_end`` (after each epoch; ``state.epoch`` already counts it),
+``on_fit_end`` (also after an early stop).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+__all__ = ["Checkpoint", "EarlyStopping", "Listener", "ProgressBar", "ScoreListener"]
+
+
+class Listener:
+    """Base class: override the hooks you need (each does nothing by default)."""
+
+    def on_fit_start(self, state) -> None:
+        """Before the first iteration of a ``fit`` call."""
+
+    def on_iteration_end(self, state) -> None:
+        """After each iteration (minibatch)."""
+
+    def on_epoch_end(self, state) -> None:
+        """After each epoch; ``state.epoch`` is the number of epochs completed."""
+
+    def on_fit_end(self, state) -> None:
+        """At the end of ``fit`` (normal end or early stop; not after an error)."""
+
+
+def _positive(value, what: str, allow_none: bool = False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{what} must be a positive int{' or None' if allow_none else ''}, got {value!r}")
+    return value
+
+
+class ScoreListener(Listener):
+    """Print (and record) the score every ``every`` iterations, DL4J's ``ScoreIterationListener``.
+
+    Args:
+        every: iterations between reports.
+        printer: a function taking one line (``print`` by default); None records only.
+        epoch_summary: also report each epoch's mean score (and the
+            validation score when ``fit`` got ``validation=``).
+
+    Attributes:
+        history: ``[(iteration, score), ...]`` for every report.
+        epoch_history: ``[(epoch, mean score, validation score or None), ...]``.
+    """
+
+    def __init__(self, every: int = 10, *, printer=print, epoch_summary: bool = True):
+        self.every = _positive(every, "every")
+        self.printer, self.epoch_summary = printer, epoch_summary
+        self.history: list[tuple[int, float]] = []
+        self.epoch_history: list[tuple[int, float, float | None]] = []
+
+    def on_iteration_end(self, state) -> None:
+        if state.iteration % self.every:
+            return
+        score = state.score()
+        self.history.append((state.iteration, score))
+        if self.printer is not None:
+            self.printer(f"iteration {state.iteration} (epoch {state.epoch + 1}, batch {state.batch}): "
+                         f"score {score:.6g}")
+
+    def on_epoch_end(self, state) -> None:
+        if not self.epoch_summary:
+            return
+        mean, val = state.epoch_score(), state.validation_score()
+        self.epoch_history.append((state.epoch, mean, val))
+        if self.printer is not None:
+            extra = f", validation score {val:.6g}" if val is not None else ""
+            self.printer(f"epoch {state.epoch}: mean score {mean:.6g}{extra}")
+
+
+class ProgressBar(Listener):
+    """A tqdm progress bar per epoch, with the score refreshed every ``every`` iterations.
+
+    ``fit`` adds one by default when stdout is a terminal and the ``CI``
+    environment variable is unset (``progress=False`` turns it off).
+    """
+
+    def __init__(self, every: int = 10, *, file=None, leave: bool = True):
+        self.every = _positive(every, "every")
+        self.file, self.leave = file, leave
+        self._bar = None
+
+    def _open(self, state):
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=state.batches_per_epoch, initial=max(state.batch - 1, 0),
+                         desc=f"epoch {state.epoch + 1}/{state.end_epoch}", unit="batch",
+                         file=self.file if self.file is not None else sys.stderr, leave=self.leave,
+                         dynamic_ncols=True)
+
+    def on_iteration_end(self, state) -> None:
+        if self._bar is None:
+            self._open(state)
+        self._bar.update(1)
+        if state.iteration % self.every == 0:
+            self._bar.set_postfix(score=f"{state.score():.4g}", refresh=False)
+
+    def on_epoch_end(self, state) -> None:
+        if self._bar is not None:
+            val = state.validation_score()
+            post = {"score": f"{state.epoch_score():.4g}"}
+            if val is not None:
+                post["validation"] = f"{val:.4g}"
+            self._bar.set_postfix(post)
+            self._bar.close()
+            self._bar = None
+
+    def on_fit_end(self, state) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+_CKPT = re.compile(r"^(?P<prefix>.+)-e(?P<epoch>\d+)-i(?P<iteration>\d+)\.seqkit$")
+
+
+class Checkpoint(Listener):
+    """Save the network with its training state every N iterations and/or epochs; keep the last K.
+
+    Files are ``{prefix}-e{epoch}-i{iteration}.seqkit`` in ``directory``
+    (created if missing). ``fit(..., resume_from=path)`` continues from one;
+    :meth:`latest` finds the newest. A NaN/inf loss also writes its
+    checkpoint into this directory.
+
+    Args:
+        directory: where to write.
+        every_iterations: save every this many iterations (None: not by iteration).
+        every_epochs: save every this many epochs (None: not by epoch); default 1.
+        keep_last: how many of this prefix's checkpoints to keep (older ones are
+            deleted); None keeps all.
+        prefix: the file name prefix.
+    """
+
+    def __init__(self, directory, *, every_iterations: int | None = None, every_epochs: int | None = 1,
+                 keep_last: int | None = 3, prefix: str = "checkpoint"):
+        self.every_iterations = _positive(every_iterations, "every_iterations", allow_none=True)
+        self.every_epochs = _positive(every_epochs, "every_epochs", allow_none=True)
+        if self.every_iterations is None and self.every_epochs is None:
+            raise ValueError("Checkpoint: give every_iterations, every_epochs or both")
+        self.keep_last = _positive(keep_last, "keep_last", allow_none=True)
+        if not isinstance(prefix, str) or not prefix or os.sep in prefix:
+            raise ValueError(f"Checkpoint: prefix must be a file name part, got {prefix!r}")
+        self.directory, self.prefix = os.fspath(directory), prefix
+        os.makedirs(self.directory, exist_ok=True)
+        self.saved: list[str] = []
+
+    def _save(self, state) -> None:
+        name = f"{self.prefix}-e{state.epoch:04d}-i{state.iteration:09d}.seqkit"
+        path = os.path.join(self.directory, name)
+        if self.saved and self.saved[-1] == path:
+            return
+        state.net._save_checkpoint(path)
+        self.saved.append(path)
+        self._prune()
+
+    def _prune(self) -> None:
+        if self.keep_last is None:
+            return
+        found = self._files(self.directory, self.prefix)
+        for _, path in found[:-self.keep_last]:
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
+
+    @staticmethod
+    def _files(directory, prefix: str) -> list[tuple[int, str]]:
+        out = []
+        for name in os.listdir(directory):
+            m = _CKPT.match(name)
+            if m and m.group("prefix") == prefix:
+                out.append((int(m.group("iteration")), os.path.join(directory, name)))
+        return sorted(out)
+
+    @classmethod
+    def latest(cls, directory, prefix: str = "checkpoint") -> str | None:
+        """The newest checkpoint (highest iteration) in ``directory``, or None."""
+        if not os.path.isdir(directory):
+            return None
+        found = cls._files(directory, prefix)
+        return found[-1][1] if found else None
+
+    def on_iteration_end(self, state) -> None:
+        if self.every_iterations is not None and state.iteration % self.every_iterations == 0:
+            self._save(state)
+
+    def on_epoch_end(self, state) -> None:
+        if self.every_epochs is not None and state.epoch % self.every_epochs == 0:
+            self._save(state)
+
+
+class EarlyStopping(Listener):
+    """Stop when the validation figure has not improved for ``patience`` epochs.
+
+    Needs ``fit(..., validation=data)``.
+
+    Args:
+        patience: epochs without improvement before stopping.
+        metric: ``"score"`` (the validation loss, lower is better) or
+            ``"accuracy"`` (``net.evaluate(validation).accuracy()``, higher is better).
+        min_delta: the smallest change that counts as an improvement.
+        restore_best: at the end, put back the parameters of the best epoch.
+
+    Attributes:
+        best, best_epoch: the best value and the epoch (1-based) it came at.
+        stopped_epoch: the epoch training stopped after, or None.
+        history: every epoch's value.
+    """
+
+    def __init__(self, patience: int = 5, *, metric: str = "score", min_delta: float = 0.0,
+                 restore_best: bool = True):
+        self.patience = _positive(patience, "patience")
+        if metric not in ("score", "accuracy"):
+            raise ValueError(f"EarlyStopping: metric must be 'score' or 'accuracy', got {metric!r}")
+        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or min_delta < 0:
+            raise ValueError(f"EarlyStopping: min_delta must be a number >= 0, got {min_delta!r}")
+        self.metric, self.min_delta, self.restore_best = metric, float(min_delta), restore_best
+        self.best = self.best_epoch = self.stopped_epoch = None
+        self.history: list[float] = []
+        self._wait, self._best_state = 0, None
+
+    def on_fit_start(self, state) -> None:
+        if not state.has_validation:
+            raise ValueError("EarlyStopping needs validation data: fit(..., validation=...)")
+
+    def _value(self, state) -> float:
+        if self.metric == "score":
+            return state.validation_score()
+        return state.net.evaluate(state._validation).accuracy()
+
+    def on_epoch_end(self, state) -> None:
+        value = self._value(state)
+        self.history.append(value)
+        sign = 1.0 if self.metric == "score" else -1.0
+        if self.best is None or sign * (self.best - value) > self.min_delta:
+            self.best, self.best_epoch, self._wait = value, state.epoch, 0
+            if self.restore_best:
+                self._best_state = {k: v.detach().clone() for k, v in state.net.state_dict().items()}
+            return
+        self._wait += 1
+        if self._wait >= self.patience:
+            self.stopped_epoch = state.epoch
+            state.stop = True
+
+    def on_fit_end(self, state) -> None:
+        if self.restore_best and self._best_state is not None and self.stopped_epoch is not None:
+            state.net.load_state_dict(self._best_state)

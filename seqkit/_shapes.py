@@ -1,0 +1,313 @@
+"""Shape inference through a layer stack, and automatic preprocessor insertion.
+
+Shapes here leave out the batch dim; ``None`` is an unknown length T:
+``(F,)`` vectors, ``(F, T)`` sequences, ``(C, H, W)`` images,
+``(C, T, H, W)`` video. :func:`plan_stack` walks the layers from an input
+shape, checks that each layer can take what the previous one gives, inserts
+a preprocessor where the layout changes, builds each layer for its ``n_in``
+and records every output shape.
+
+Layout rules (seqkit's NCL conventions):
+
+- video ``(C, T, H, W)`` into a layer that works on sequences (recurrent
+  layers, ``RnnOutput``, ``RnnLoss``, ``Dense``) inserts ``CnnToRnn``:
+  ``[N, C, T, H, W] -> [N, C*H*W, T]``;
+- images ``(C, H, W)`` into ``Dense`` or ``Output`` inserts
+  :class:`CnnToFeedForward` (``[N, C, H, W] -> [N, C*H*W]``);
+- sequences into ``Dense`` need nothing: ``Dense`` applies at every step;
+- sequences into ``Output`` (a per-example head) are an error: put a
+  ``LastTimeStep`` before it, or use ``RnnOutput`` for per-step outputs;
+- vectors into anything that needs sequences are an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ._errors import ConfigError
+from .layers._output import LossHead, Output, RnnLoss, RnnOutput
+from .layers._preprocessors import CnnToRnn, Preprocessor
+from .layers._recurrent import Recurrent
+
+__all__ = ["CnnToFeedForward", "StackPlan", "core_layer", "describe_shape", "guess_input_type", "inner_layer",
+           "is_bidirectional", "is_last_time_step", "layer_name", "needs_sequence", "plan_stack",
+           "reduces_time"]
+
+
+# -- layer kinds ------------------------------------------------------------------------------
+def _is(layer, name: str) -> bool:
+    """True when ``layer``'s class or a base class is called ``name`` (wrappers load lazily)."""
+    return any(cls.__name__ == name for cls in type(layer).__mro__)
+
+
+def layer_name(layer) -> str:
+    return type(layer).__name__
+
+
+def inner_layer(layer) -> nn.Module | None:
+    """The layer a wrapper holds: ``inner`` (LastTimeStep, MaskZero), ``forward_layer``
+    (Bidirectional) or ``layer`` (TimeDistributed); None for other layers."""
+    for attr in ("inner", "forward_layer", "layer"):
+        value = getattr(layer, attr, None)
+        if isinstance(value, nn.Module):
+            return value
+    return None
+
+
+def core_layer(layer) -> nn.Module:
+    """The innermost layer of a chain of wrappers (the layer itself when it wraps nothing)."""
+    seen = 0
+    while seen < 16:
+        inner = inner_layer(layer)
+        if inner is None:
+            return layer
+        layer, seen = inner, seen + 1
+    return layer
+
+
+def is_last_time_step(layer) -> bool:
+    return _is(layer, "LastTimeStep")
+
+
+def is_bidirectional(layer) -> bool:
+    return _is(layer, "Bidirectional")
+
+
+def is_mask_zero(layer) -> bool:
+    return _is(layer, "MaskZero")
+
+
+def _is_spatial(layer) -> bool:
+    """Layers on images/video frames: Conv2D, Subsampling2D, ConvLSTM (they have a kernel)."""
+    return getattr(layer, "kernel_size", None) is not None and not isinstance(layer, Preprocessor)
+
+
+def reduces_time(layer) -> bool:
+    """True for layers whose output has no time axis although their input has one."""
+    if is_last_time_step(layer) or getattr(layer, "reduces_time", False) is True:
+        return True
+    if isinstance(layer, Recurrent) and not layer.return_sequences:
+        return True
+    if is_bidirectional(layer) or is_mask_zero(layer):
+        inner = inner_layer(layer)
+        return inner is not None and reduces_time(inner)
+    return False
+
+
+def needs_sequence(layer) -> bool:
+    """True for layers that only take input with a time axis."""
+    if isinstance(layer, (RnnOutput, RnnLoss, Recurrent)):
+        return True
+    if is_last_time_step(layer) or is_bidirectional(layer) or is_mask_zero(layer):
+        return True
+    return _is(layer, "TimeDistributed")
+
+
+class CnnToFeedForward(Preprocessor):
+    """Images to flat vectors: ``[N, C, H, W] -> [N, C*H*W]`` (C, H, W order).
+
+    Inserted by the network between a convolutional layer on images and a
+    ``Dense`` or ``Output`` layer.
+
+    Shape:
+        x ``[N, C, H, W]``; row mask ``[N]`` passes through; output ``[N, C*H*W]``.
+    """
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, *,
+                batch_size: int | None = None) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() != 4:
+            raise ValueError(f"CnnToFeedForward: expected images [N, C, H, W], got "
+                             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+        return x.reshape(x.shape[0], -1)                                    # [N, C*H*W]
+
+    def output_shape(self, input_shape: Sequence[int | None]) -> tuple:
+        shape = tuple(input_shape)
+        if len(shape) != 3 or None in shape:
+            raise ConfigError(f"CnnToFeedForward: expected images (N, C, H, W), got {describe_shape(shape)}")
+        return (shape[0] * shape[1] * shape[2],)
+
+
+# -- shapes -----------------------------------------------------------------------------------
+def describe_shape(shape: Sequence[int | None]) -> str:
+    """``(64, None)`` -> ``"[N, 64, T]"``; video ``(3, None, 8, 8)`` -> ``"[N, 3, T, 8, 8]"``."""
+    parts = ["N"] + ["T" if d is None else str(d) for d in shape]
+    return "[" + ", ".join(parts) + "]"
+
+
+def _layout(shape) -> str:
+    return {1: "vectors", 2: "sequences", 3: "images", 4: "video"}.get(len(shape), "tensors")
+
+
+def _strip_owner(message: str, layer) -> str:
+    prefix = layer_name(layer) + ": "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
+def _output_shape(layer, shape: tuple) -> tuple:
+    """The layer's output shape for input ``shape``, dispatching on the layer type."""
+    if isinstance(layer, Recurrent):
+        if _is_spatial(layer) and hasattr(layer, "output_spatial"):
+            spatial = tuple(layer.output_spatial(shape[2:]))              # ConvLSTM
+            return (layer.units, shape[1], *spatial) if layer.return_sequences else (layer.units, *spatial)
+        return (layer.units, shape[1]) if layer.return_sequences else (layer.units,)
+    fn = getattr(layer, "output_shape", None)
+    if callable(fn):
+        return tuple(fn(shape))
+    inner = inner_layer(layer)
+    if inner is not None and (is_last_time_step(layer) or is_mask_zero(layer) or is_bidirectional(layer)):
+        out = _output_shape(inner, shape)
+        if is_bidirectional(layer) and str(getattr(layer, "mode", "concat")).lower().endswith("concat"):
+            out = (2 * out[0],) + tuple(out[1:])
+        if is_last_time_step(layer) and len(out) >= 2:
+            out = (out[0],) + tuple(out[2:])                              # drop T
+        return out
+    raise ConfigError(f"cannot infer the output shape of {layer_name(layer)}; give it an "
+                      f"output_shape(input_shape) method")
+
+
+@dataclass
+class StackPlan:
+    """The result of :func:`plan_stack`.
+
+    ``preprocessors[i]`` runs before layer i; ``shapes[i]`` is layer i's
+    output shape (without batch); ``input_shape`` the network's input.
+    """
+
+    input_shape: tuple
+    preprocessors: dict[int, Preprocessor] = field(default_factory=dict)
+    shapes: list[tuple] = field(default_factory=list)
+
+
+def _source(i: int, layers) -> str:
+    return "the input" if i == 0 else f"layer {i - 1} ({layer_name(layers[i - 1])})"
+
+
+def _adapt(i: int, layer, shape: tuple, layers) -> Preprocessor | None:
+    """The preprocessor layer ``i`` needs for input ``shape`` (None), or a ConfigError."""
+    name, src = f"layer {i} ({layer_name(layer)})", _source(i, layers)
+    rank = len(shape)
+    if isinstance(layer, Preprocessor):
+        return None
+    if _is_spatial(core_layer(layer)):
+        if rank in (3, 4):
+            return None
+        raise ConfigError(f"{name} works on images [N, C, H, W] or video [N, C, T, H, W] but {src} "
+                          f"gives {_layout(shape)} {describe_shape(shape)}")
+    if isinstance(layer, Output) and not isinstance(layer, RnnOutput):
+        if rank == 1:
+            return None
+        if rank == 3:
+            return CnnToFeedForward()
+        raise ConfigError(
+            f"{name} is a per-example output [N, C] but {src} gives {_layout(shape)} "
+            f"{describe_shape(shape)}; put a LastTimeStep (or a recurrent layer with "
+            f"return_sequences=False) before it, or use RnnOutput for one output per step")
+    if _is(layer, "TimeDistributed") and rank in (2, 4):
+        return None                                                        # per step or per frame
+    if needs_sequence(layer) or _is(layer, "Dense"):
+        if rank == 2:
+            return None
+        if rank == 4:
+            return CnnToRnn(shape[2], shape[3], shape[0])
+        if rank == 1 and not needs_sequence(layer):
+            return None                                                    # Dense on vectors
+        if rank == 3 and not needs_sequence(layer):
+            return CnnToFeedForward()                                      # Dense on images
+        hint = (" (a LastTimeStep or return_sequences=False earlier removed the time axis)"
+                if rank == 1 else "; for video use InputType.convolutional(..., sequence=True)")
+        raise ConfigError(f"{name} works on sequences [N, F, T] but {src} gives {_layout(shape)} "
+                          f"{describe_shape(shape)}{hint}")
+    return None
+
+
+def _check_n_in(i: int, layer, n_features, layers) -> None:
+    known = getattr(layer, "n_in", None)
+    if known is None or n_features is None or known == n_features:
+        return
+    src = "the input has" if i == 0 else f"layer {i - 1} ({layer_name(layers[i - 1])}) outputs"
+    raise ConfigError(f"layer {i} ({layer_name(layer)}): n_in={known} but {src} {n_features}")
+
+
+def _build(i: int, layer, n_in, dtype, device) -> None:
+    if n_in is None:
+        raise ConfigError(f"layer {i} ({layer_name(layer)}): its input size is unknown")
+    if not hasattr(layer, "build"):
+        return
+    try:
+        layer.build(int(n_in), dtype=dtype, device=device)
+    except ConfigError as err:
+        raise ConfigError(f"layer {i} ({layer_name(layer)}): {_strip_owner(str(err), layer)}") from None
+
+
+def plan_stack(layers: Sequence[nn.Module], input_shape: tuple, *, dtype=None, device=None,
+               build: bool = True) -> StackPlan:
+    """Walk ``layers`` from ``input_shape``; insert preprocessors; build; record shapes.
+
+    Raises:
+        ConfigError: naming the layer index and class, and both sizes or
+            layouts, when a layer cannot take the previous one's output.
+    """
+    plan = StackPlan(tuple(input_shape))
+    shape = tuple(input_shape)
+    for i, layer in enumerate(layers):
+        pre = _adapt(i, layer, shape, layers)
+        if pre is not None:
+            shape = tuple(pre.output_shape(shape))
+            plan.preprocessors[i] = pre
+        _check_n_in(i, layer, shape[0], layers)
+        if build:
+            _build(i, layer, shape[0], dtype, device)
+        try:
+            shape = _output_shape(layer, shape)
+        except ConfigError as err:
+            raise ConfigError(f"layer {i} ({layer_name(layer)}): {_strip_owner(str(err), layer)}") from None
+        plan.shapes.append(shape)
+    return plan
+
+
+def guess_input_type(layers: Sequence[nn.Module]):
+    """An ``InputType`` from the first layer's ``n_in``, or None when it cannot be known yet.
+
+    A first recurrent-like layer gives ``recurrent(n_in)``; a first ``Dense``
+    gives ``recurrent(n_in)`` when a later layer needs sequences, else
+    ``feed_forward(n_in)``. Convolutional first layers need an input type
+    (height and width), so they give None and the network builds from its
+    first batch.
+    """
+    from ._input_type import InputType
+
+    first = layers[0]
+    n_in = getattr(first, "n_in", None)
+    if n_in is None:
+        inner = inner_layer(first)
+        n_in = getattr(inner, "n_in", None) if inner is not None else None
+    if n_in is None or _is_spatial(core_layer(first)):
+        return None
+    if needs_sequence(first) or any(needs_sequence(layer) for layer in layers[1:]):
+        return InputType.recurrent(int(n_in))
+    return InputType.feed_forward(int(n_in))
+
+
+def input_type_from_features(shape: Sequence[int]):
+    """The ``InputType`` of a features batch of shape ``[N, ...]``."""
+    from ._input_type import InputType
+
+    dims = tuple(int(d) for d in shape)
+    if len(dims) == 3:
+        return InputType.recurrent(dims[1])
+    if len(dims) == 2:
+        return InputType.feed_forward(dims[1])
+    if len(dims) == 5:
+        return InputType.convolutional(dims[3], dims[4], dims[1], sequence=True)
+    if len(dims) == 4:
+        return InputType.convolutional(dims[2], dims[3], dims[1], sequence=False)
+    raise ValueError(f"features must be [N, F], [N, F, T], [N, C, H, W] or [N, C, T, H, W], "
+                     f"got shape {list(dims)}")
+
+
+def is_loss_head(layer) -> bool:
+    return isinstance(layer, LossHead)

@@ -1,0 +1,179 @@
+"""Accuracy by time-step index and by sequence length, kept as exact, mergeable counts.
+
+Step index: counted per example from its first real step (``align="start"``,
+so index 0 is each sequence's first real step; for ALIGN_START data this is
+``t``) or back from its last real step (``align="end"``, index 0 is the last
+real step; the view for ALIGN_END data). Padding at either end therefore
+never shifts an index. Gaps inside a sequence keep their positions.
+
+Length: the number of real steps of an example. Counts are kept per exact
+length, so any bucketing can be applied when the figures are read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ._inputs import bincount
+
+__all__ = ["CountTable", "LengthBuckets", "StepAccuracy", "bucket_lengths", "default_length_edges",
+           "length_counts", "step_counts", "step_table"]
+
+
+class CountTable:
+    """Integer counts ``[R, L]`` that grow along L and add up exactly (the state of an accumulator)."""
+
+    def __init__(self, rows: int):
+        self.rows = rows
+        self.counts: torch.Tensor | None = None                                 # int64 [R, L]
+
+    def add(self, counts: torch.Tensor) -> None:
+        """Add ``[R, L']`` counts, growing the table to ``max(L, L')``."""
+        if self.counts is None:
+            self.counts = counts.clone()
+            return
+        counts = counts.to(self.counts.device)
+        size = max(self.counts.shape[1], counts.shape[1])
+        if self.counts.shape[1] < size:
+            grown = torch.zeros(self.rows, size, dtype=torch.long, device=self.counts.device)
+            grown[:, :self.counts.shape[1]] = self.counts
+            self.counts = grown
+        self.counts[:, :counts.shape[1]] += counts
+
+    def merge(self, other: "CountTable") -> None:
+        if other.counts is not None:
+            self.add(other.counts)
+
+    def to(self, device: torch.device) -> None:
+        if self.counts is not None:
+            self.counts = self.counts.to(device)
+
+    def numpy(self) -> np.ndarray:
+        """The counts on the host, trimmed after the last column holding anything. Shape ``[R, L]``."""
+        if self.counts is None:
+            return np.zeros((self.rows, 0), dtype=np.int64)
+        host = self.counts.cpu().numpy()
+        used = np.flatnonzero(host.any(axis=0))
+        return host[:, :used[-1] + 1] if used.size else host[:, :0]
+
+
+@dataclass(frozen=True)
+class StepAccuracy:
+    """Accuracy per step index (see the module docstring for how indices are counted).
+
+    Attributes:
+        step: int64 ``[L]`` step indices 0..L-1.
+        correct: int64 ``[L]`` correctly classified real steps at each index.
+        total: int64 ``[L]`` real steps at each index.
+        accuracy: float64 ``[L]``, NaN where ``total`` is 0.
+        align: ``"start"`` or ``"end"``.
+    """
+
+    step: np.ndarray
+    correct: np.ndarray
+    total: np.ndarray
+    accuracy: np.ndarray
+    align: str
+
+
+@dataclass(frozen=True)
+class LengthBuckets:
+    """Accuracy per bucket of sequence length ``[low, high]`` (both inclusive).
+
+    Attributes:
+        low, high: int64 ``[B]`` bucket bounds in real steps.
+        sequences: int64 ``[B]`` sequences in the bucket.
+        correct, total: int64 ``[B]`` correctly classified and total real steps of those sequences.
+        accuracy: float64 ``[B]`` step accuracy within the bucket (NaN when empty).
+    """
+
+    low: np.ndarray
+    high: np.ndarray
+    sequences: np.ndarray
+    correct: np.ndarray
+    total: np.ndarray
+    accuracy: np.ndarray
+
+    def labels(self) -> list[str]:
+        """Readable bucket names, e.g. ``"4-7"`` or ``"1"``."""
+        return [f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in zip(self.low.tolist(), self.high.tolist())]
+
+
+def step_counts(correct: torch.Tensor, real: torch.Tensor | None, align: str) -> torch.Tensor:
+    """Correct and total real steps per step index for one batch.
+
+    Shape:
+        correct: bool ``[N, T]`` (already False at padded steps); real: bool ``[N, T]`` or None;
+        returns int64 ``[2, T]`` (row 0 correct, row 1 total).
+    """
+    n, t = correct.shape
+    if real is None:
+        counts = torch.stack([correct.sum(0), torch.full((t,), n, device=correct.device)])  # [2, T]
+        return counts.flip(1) if align == "end" else counts
+    steps = torch.arange(t, device=correct.device)                                    # [T]
+    if align == "start":
+        first = real.to(torch.uint8).argmax(dim=1)                                     # [N] first real step
+        if correct.device.type == "cpu" and not bool(first.any()):
+            return torch.stack([correct.sum(0), real.sum(0)])                          # no leading padding
+        index = steps.unsqueeze(0) - first.unsqueeze(1)                                # [N, T]
+    else:
+        last = (t - 1) - real.flip(1).to(torch.uint8).argmax(dim=1)                    # [N] last real step
+        index = last.unsqueeze(1) - steps.unsqueeze(0)                                 # [N, T]
+    # One pass: bin 2*i counts wrong steps at index i, bin 2*i + 1 correct ones; padding goes to bin 2*T.
+    code = torch.where(real, index * 2 + correct.long(), 2 * t)                       # [N, T]
+    bins = bincount(code, 2 * t + 1)[:2 * t].view(t, 2)                               # [T, 2] (wrong, correct)
+    return torch.stack([bins[:, 1], bins.sum(1)])                                      # [2, T]
+
+
+def length_counts(correct: torch.Tensor, real: torch.Tensor | None) -> torch.Tensor:
+    """Correct steps, real steps and sequences per sequence length for one batch.
+
+    Shape:
+        correct: bool ``[N, T]``; real: bool ``[N, T]`` or None;
+        returns int64 ``[3, T + 1]`` indexed by length (row 0 correct steps, row 1 real steps, row 2 sequences).
+    """
+    n, t = correct.shape
+    device = correct.device
+    lengths = real.sum(1) if real is not None else torch.full((n,), t, device=device)    # [N]
+    per_example = torch.stack([correct.sum(1), lengths, (lengths > 0).long()])           # [3, N]
+    out = torch.zeros(3, t + 1, dtype=torch.long, device=device)
+    return out.index_add_(1, lengths, per_example)
+
+
+def default_length_edges(max_length: int) -> list[int]:
+    """Power-of-two bucket starts 1, 2, 4, ... covering ``max_length``."""
+    edges = [1]
+    while edges[-1] * 2 <= max_length:
+        edges.append(edges[-1] * 2)
+    return edges
+
+
+def bucket_lengths(table: np.ndarray, edges=None) -> LengthBuckets:
+    """Group per-length counts ``[3, L]`` into buckets starting at ``edges`` (ascending, from >= 1)."""
+    max_length = max(table.shape[1] - 1, 1)
+    if edges is None:
+        edges = default_length_edges(max_length)
+    edges = [int(e) for e in edges]
+    if not edges or edges[0] < 1 or any(b <= a for a, b in zip(edges, edges[1:])):
+        raise ValueError(f"length bucket edges must be strictly increasing integers >= 1, got {edges}")
+    lows = np.asarray(edges, dtype=np.int64)
+    highs = np.append(lows[1:] - 1, max(max_length, lows[-1]))
+    cum = np.concatenate([np.zeros((3, 1), np.int64), np.cumsum(table, axis=1)], axis=1)  # [3, L + 1]
+    hi = np.minimum(highs + 1, table.shape[1])
+    lo = np.minimum(lows, table.shape[1])
+    sums = cum[:, hi] - cum[:, lo]                                                         # [3, B]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        acc = np.where(sums[1] > 0, sums[0] / np.maximum(sums[1], 1), np.nan)
+    return LengthBuckets(low=lows, high=highs, sequences=sums[2], correct=sums[0], total=sums[1], accuracy=acc)
+
+
+def step_table(table: np.ndarray, align: str) -> StepAccuracy:
+    """A :class:`StepAccuracy` from counts ``[2, L]``."""
+    correct, total = table[0], table[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        acc = np.where(total > 0, correct / np.maximum(total, 1), np.nan)
+    return StepAccuracy(step=np.arange(table.shape[1], dtype=np.int64), correct=correct, total=total,
+                        accuracy=acc, align=align)

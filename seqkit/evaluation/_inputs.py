@@ -1,0 +1,189 @@
+"""Input handling shared by the evaluation classes.
+
+Every ``eval`` accepts numpy arrays or torch tensors (CPU or CUDA), 2-D
+``[N, C]`` or time series ``[N, C, T]`` (NCL), and an optional mask. This
+module turns them into tensors on one device, lifts 2-D input to ``T = 1``,
+turns masks into boolean "real step" tensors and finds NaNs.
+
+Mask rule: a step is real where its mask value is nonzero and padding where it
+is 0. DESIGN masks are 0/1, so this equals DL4J's rule (keep rows whose mask
+is exactly 1.0) on valid masks, and it matches the layers (``mask != 0``).
+
+Nothing here copies data to the host: checks that must raise read back a
+single boolean, and counting uses sync-free kernels on CUDA.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["Prepared", "as_tensor", "bincount", "bincount_sync_free", "check_no_nan", "prepare"]
+
+
+def as_tensor(x, name: str, where: str) -> torch.Tensor:
+    """``x`` (tensor, numpy array or nested list) as a tensor, sharing memory when possible."""
+    if isinstance(x, torch.Tensor):
+        return x.detach()
+    if x is None:
+        raise ValueError(f"{where}: {name} is required, got None")
+    arr = np.asarray(x)
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise ValueError(f"{where}: {name} must be numeric, got an array of dtype {arr.dtype}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)   # read-only numpy arrays: we never write to them
+        return torch.as_tensor(arr)
+
+
+def bincount(index: torch.Tensor, size: int) -> torch.Tensor:
+    """Counts of each value of ``index`` in ``[0, size)``.
+
+    ``torch.bincount`` reads the maximum back to the host on CUDA; off the CPU
+    an ``index_add_`` into a fixed-size buffer is used instead, which never syncs.
+
+    Shape:
+        index: int64, any shape, every value in ``[0, size)``; returns int64 ``[size]``.
+    """
+    flat = index.reshape(-1)
+    if flat.device.type == "cpu":
+        return torch.bincount(flat, minlength=size)
+    return bincount_sync_free(flat, size)
+
+
+def bincount_sync_free(flat: torch.Tensor, size: int) -> torch.Tensor:
+    """:func:`bincount` as an ``index_add_`` of ones (no host read on any device). Shape: ``[M]`` -> ``[size]``."""
+    ones = torch.ones(1, dtype=torch.long, device=flat.device).expand(flat.numel())
+    return torch.zeros(size, dtype=torch.long, device=flat.device).index_add_(0, flat, ones)
+
+
+@dataclass
+class Prepared:
+    """One ``eval`` call's inputs, normalised.
+
+    Attributes:
+        labels: ``[N, C, T]`` as given (floating), or int64 class indices ``[N, T]``.
+        predictions: ``[N, C, T]``.
+        real: bool ``[N, T]`` (or ``[N, C, T]`` for per-output masks), or None when every step is real.
+        time_series: whether the input was 3-D (steps are then reported as such).
+    """
+
+    labels: torch.Tensor
+    predictions: torch.Tensor
+    real: torch.Tensor | None
+    time_series: bool
+
+    @property
+    def n(self) -> int:
+        return self.predictions.shape[0]
+
+    @property
+    def t(self) -> int:
+        return self.predictions.shape[2]
+
+
+def prepare(labels, predictions, mask, where: str, *, index_labels: bool = False,
+            per_output_mask: bool = False, device: torch.device | None = None) -> Prepared:
+    """Validate and normalise ``(labels, predictions, mask)`` for an evaluation.
+
+    Args:
+        labels: same shape as ``predictions``; or, with ``index_labels``, integer
+            class indices ``[N]`` (for ``[N, C]`` predictions) or ``[N, T]``.
+        predictions: floating ``[N, C]`` or ``[N, C, T]``.
+        mask: None; ``[N, T]`` (``[N]`` or ``[N, 1]`` for 2-D input); with
+            ``per_output_mask`` also ``[N, C, T]`` (``[N, C]`` for 2-D input).
+        where: the caller, for error messages (e.g. ``"Evaluation.eval"``).
+        device: where the evaluation keeps its state; defaults to the predictions' device.
+
+    Shape:
+        returns predictions ``[N, C, T]``, labels ``[N, C, T]`` or ``[N, T]``, real ``[N, T]`` or ``[N, C, T]``.
+
+    Raises:
+        ValueError: wrong ranks, disagreeing shapes, non-floating predictions, bad mask shapes.
+    """
+    preds = as_tensor(predictions, "predictions", where)
+    if preds.dim() not in (2, 3):
+        raise ValueError(f"{where}: predictions must be [N, C] or [N, C, T], got shape {tuple(preds.shape)}")
+    if not preds.is_floating_point():
+        raise ValueError(f"{where}: predictions must be floating point (scores or probabilities), "
+                         f"got dtype {preds.dtype}")
+    time_series = preds.dim() == 3
+    device = preds.device if device is None else device
+    preds3 = (preds if time_series else preds.unsqueeze(-1)).to(device)       # [N, C, T]
+    n, c, t = preds3.shape
+
+    labs = as_tensor(labels, "labels", where).to(device)
+    if tuple(labs.shape) == tuple(preds.shape):
+        labs = labs if time_series else labs.unsqueeze(-1)                       # [N, C, T]
+        if labs.dtype == torch.bool or not labs.is_floating_point():
+            labs = labs.to(preds3.dtype)
+    elif index_labels and labs.dim() == preds.dim() - 1 and tuple(labs.shape) == (n, t)[:labs.dim()]:
+        if labs.is_floating_point() or labs.is_complex():
+            raise ValueError(f"{where}: class-index labels of shape {tuple(labs.shape)} must be integers, "
+                             f"got dtype {labs.dtype}")
+        labs = labs.long() if time_series else labs.long().unsqueeze(-1)         # [N, T]
+    else:
+        expected = f"{tuple(preds.shape)}"
+        if index_labels:
+            expected += f" (one-hot) or {(n, t) if time_series else (n,)} (class indices)"
+        raise ValueError(f"{where}: labels must have shape {expected} to match predictions, "
+                         f"got {tuple(labs.shape)}")
+
+    real = _real_steps(mask, n, c, t, time_series, per_output_mask, device, where)
+    return Prepared(labels=labs, predictions=preds3, real=real, time_series=time_series)
+
+
+def _real_steps(mask, n: int, c: int, t: int, time_series: bool, per_output: bool,
+                device: torch.device, where: str) -> torch.Tensor | None:
+    """The mask as bool "real step" flags: ``[N, T]``, or ``[N, C, T]`` for a per-output mask."""
+    if mask is None:
+        return None
+    m = as_tensor(mask, "mask", where).to(device)
+    shape = tuple(m.shape)
+    if time_series:
+        if shape == (n, t):
+            return m != 0                                                        # [N, T]
+        if shape == (n, c, t):
+            if per_output:
+                return m != 0                                                    # [N, C, T]
+            raise ValueError(f"{where}: per-output masks [N, C, T] are not supported here; give an [N, T] "
+                             f"mask (use EvaluationBinary or RegressionEvaluation for per-output masks)")
+        allowed = f"[N, T] = {[n, t]}" + (f" or [N, C, T] = {[n, c, t]}" if per_output else "")
+    else:
+        if shape in ((n,), (n, 1)):
+            return (m != 0).reshape(n, 1)                                        # [N, 1]
+        if shape == (n, c) and c != 1:
+            if per_output:
+                return (m != 0).unsqueeze(-1)                                    # [N, C, 1]
+            raise ValueError(f"{where}: per-output masks [N, C] are not supported here; give an [N] mask "
+                             f"(use EvaluationBinary or RegressionEvaluation for per-output masks)")
+        allowed = f"[N] = {[n]}" + (f" or [N, C] = {[n, c]}" if per_output else "")
+    raise ValueError(f"{where}: mask must be {allowed} for predictions of "
+                     f"{'[N, C, T]' if time_series else '[N, C]'} = {[n, c, t] if time_series else [n, c]}, "
+                     f"got mask of shape {list(shape)}")
+
+
+def check_no_nan(bad: torch.Tensor, real: torch.Tensor | None, time_series: bool, what: str,
+                 where: str) -> None:
+    """Raise if any real step is flagged in ``bad``.
+
+    One boolean is read back per call; the location is searched for only when
+    there is a NaN.
+
+    Shape:
+        bad: bool ``[N, T]`` (NaN somewhere in that step); real: bool ``[N, T]`` or None.
+
+    Raises:
+        ValueError: naming how many real steps hold NaN and the first one's example (and step).
+    """
+    if real is not None:
+        bad = bad & real
+    if not bool(bad.any()):
+        return
+    count = int(bad.sum())
+    first = bad.nonzero()[0].tolist()
+    at = f"example {first[0]}, step {first[1]}" if time_series else f"example {first[0]}"
+    raise ValueError(f"{where}: {what} contain NaN at {count} real "
+                     f"{'step' if time_series else 'example'}{'s' if count != 1 else ''}; the first is at {at}")

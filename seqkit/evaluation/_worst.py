@@ -1,0 +1,97 @@
+"""The K worst-classified sequences seen so far, by key, in bounded memory.
+
+A sequence's badness is its error rate (wrong real steps / real steps); ties
+are broken by the lower mean score the model gave the true class, then by
+arrival order. Ranking runs on the device; only the batch's K candidates
+reach the host (K rows of five numbers), and only when keys are given.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["WorstSequences"]
+
+
+def _sort_key(record: dict) -> tuple:
+    score = record["mean_true_score"]
+    return (-record["error_rate"], score if not math.isnan(score) else math.inf, record["order"])
+
+
+class WorstSequences:
+    """Bounded list of the worst sequences, mergeable.
+
+    Each record is a dict with ``key`` (str), ``steps`` (real steps), ``wrong``,
+    ``error_rate``, ``mean_true_score`` (mean score of the true class over real
+    steps) and ``first_error_step`` (index from the first real step, or None).
+    """
+
+    def __init__(self, k: int = 20):
+        self.k = int(k)
+        self.records: list[dict] = []
+        self._seen = 0
+
+    def add_batch(self, keys, scores: torch.Tensor, actual: torch.Tensor, correct: torch.Tensor,
+                  real: torch.Tensor | None) -> None:
+        """Offer one batch of sequences, from class scores and per-step outcomes.
+
+        Shape:
+            scores: ``[N, C, T]``; actual: int64 ``[N, T]`` (valid class indices);
+            correct: bool ``[N, T]`` (False at padding); real: bool ``[N, T]`` or None.
+        """
+        true_score = scores.gather(1, actual.unsqueeze(1)).squeeze(1).double()     # [N, T]
+        real_ = real if real is not None else torch.ones_like(correct)
+        wrong = real_ & ~correct                                                    # [N, T]
+        first_real = real_.to(torch.uint8).argmax(dim=1)                            # [N]
+        first_wrong = wrong.to(torch.uint8).argmax(dim=1)                           # [N]
+        first_error = torch.where(wrong.any(dim=1), first_wrong - first_real, -1)   # [N]
+        score_sum = torch.where(real_, true_score, 0.0).sum(dim=1)                  # [N]
+        self.add(keys, real_.sum(dim=1), wrong.sum(dim=1), score_sum, first_error)
+
+    def add(self, keys, steps: torch.Tensor, wrong: torch.Tensor, true_score_sum: torch.Tensor,
+            first_error: torch.Tensor) -> None:
+        """Offer one batch's sequences.
+
+        Shape:
+            keys: N keys; steps, wrong, first_error: int64 ``[N]`` (first_error is -1 when none);
+            true_score_sum: float ``[N]`` sum of the true-class score over real steps.
+        """
+        if self.k <= 0:
+            return
+        stepsf = steps.double()                                                    # [N]
+        rate = torch.where(steps > 0, wrong.double() / stepsf.clamp(min=1), -1.0)  # [N]; -1: no real step
+        mean_true = true_score_sum.double() / stepsf.clamp(min=1)                  # [N]
+        mean_true = torch.nan_to_num(mean_true, nan=float("inf"))
+        order = torch.argsort(mean_true, stable=True)                              # secondary key first
+        order = order[torch.argsort(-rate[order], stable=True)][:self.k]           # [K] worst first
+        picked = torch.stack([order.double(), steps[order].double(), wrong[order].double(), rate[order],
+                              mean_true[order], first_error[order].double()], dim=1).cpu().tolist()  # [K, 6]
+        base = self._seen
+        self._seen += len(keys)
+        for index, n_steps, n_wrong, err, score, first in picked:
+            if n_steps <= 0:
+                continue
+            i = int(index)
+            self.records.append({
+                "key": str(keys[i]), "steps": int(n_steps), "wrong": int(n_wrong), "error_rate": float(err),
+                "mean_true_score": float(score) if math.isfinite(score) else float("nan"),
+                "first_error_step": int(first) if first >= 0 else None, "order": base + i})
+        self._trim()
+
+    def merge(self, other: "WorstSequences") -> None:
+        """Keep the K worst of both; ``other``'s records come after this one's on ties."""
+        offset = self._seen
+        for rec in other.records:
+            self.records.append({**rec, "order": rec["order"] + offset})
+        self._seen += other._seen
+        self._trim()
+
+    def _trim(self) -> None:
+        self.records.sort(key=_sort_key)
+        del self.records[self.k:]
+
+    def as_list(self) -> list[dict]:
+        """The records, worst first, without the internal ordering field."""
+        return [{k: v for k, v in rec.items() if k != "order"} for rec in self.records]

@@ -1,0 +1,155 @@
+"""The GravesLSTM sequence as one autograd Function with a hand-written backward.
+
+No fused kernel has peepholes, and autograd over a Python step loop records
+some twenty nodes per step. This Function runs the forward loop without
+autograd, writing gate activations into preallocated buffers, and runs the
+backward loop by hand. The elementwise derivative factors are computed for
+all steps at once before the backward loop, so a backward step is five small
+kernels and one matmul.
+
+Equations (σ = sigmoid, φ = tanh; gate blocks i, f, g, o; peepholes p_i,
+p_f on c_{t-1} and p_o on c_t, as DL4J's GravesLSTM)::
+
+    z   = xp_t + W_hh h_{t-1}                        # xp_t = W_ih x_t + b
+    i   = σ(z_i + p_i ⊙ c_{t-1}) ; f = σ(z_f + p_f ⊙ c_{t-1}) ; g = φ(z_g)
+    c_t = f ⊙ c_{t-1} + i ⊙ g
+    o   = σ(z_o + p_o ⊙ c_t) ;  h_t = o ⊙ φ(c_t)
+
+The Function returns the carried sequences ``hs`` and ``cs`` (``[T+1, N, H]``,
+index 0 the initial state), so a caller with one run per example can shift
+the runs to t=0, run unmasked, and gather each example's final state at
+``hs[length]``. With a ``real`` mask (gaps) it carries ``h`` and ``c`` over
+masked steps and also returns the outputs with exact zeros there. Inside,
+per-step tensors are ``[N, k, H]`` (k gate blocks) so that the peephole
+products broadcast without copies.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.autograd.function import once_differentiable
+
+__all__ = ["graves_sequence"]
+
+
+class _GravesSequence(torch.autograd.Function):
+    """Inputs: xp ``[T, N, 4H]``, w_hh ``[4H, H]``, peep ``[3, H]`` (i, f, o),
+    h0, c0 ``[N, H]``, real bool ``[T, N]`` or None.
+    Outputs: hs, cs ``[T+1, N, H]`` and ys ``[T, N, H]`` (zeros at masked
+    steps; None without ``real``, where ``ys = hs[1:]``)."""
+
+    @staticmethod
+    def forward(ctx, xp, w_hh, peep, h0, c0, real):
+        ctx.set_materialize_grads(False)
+        t_len, n, g4 = xp.shape
+        hu = g4 // 4
+        u = w_hh.t()                                                     # [H, 4H]
+        p_if = peep[:2].unsqueeze(0)                                     # [1, 2, H]
+        p_o = peep[2]                                                    # [H]
+        new = xp.new_empty
+        s_if_all = new(t_len, n, 2, hu)                                  # σ(i), σ(f)
+        g_all, o_all, tc_all = new(t_len, n, 1, hu), new(t_len, n, 1, hu), new(t_len, n, 1, hu)
+        hs = new(t_len + 1, n, hu)                                       # carried h; hs[0] = h0
+        cs = new(t_len + 1, n, 1, hu)                                    # carried c; cs[0] = c0
+        hs[0] = h0
+        cs[0] = c0.view(n, 1, hu)
+        masked = real is not None
+        cn_all = new(t_len, n, 1, hu) if masked else cs[1:]              # c_t before carrying
+        ys = new(t_len, n, 1, hu) if masked else hs[1:].view(t_len, n, 1, hu)
+        r3 = real.view(t_len, n, 1, 1) if masked else xp.new_ones(t_len, 1, 1, 1, dtype=torch.bool)
+        addmm, addcmul, mul, tanh, where = torch.addmm, torch.addcmul, torch.mul, torch.tanh, torch.where
+        h, c = hs[0], cs[0]
+        for x_t, sif_t, g_t, o_t, tc_t, cn_t, y_t, h_t, c_t, r in zip(
+                xp.unbind(0), s_if_all.unbind(0), g_all.unbind(0), o_all.unbind(0),
+                tc_all.unbind(0), cn_all.unbind(0), ys.unbind(0), hs[1:].unbind(0),
+                cs[1:].unbind(0), r3.unbind(0)):
+            z = addmm(x_t, h, u).view(n, 4, hu)                          # [N, 4, H]
+            z_if, z_g, z_o = z.split((2, 1, 1), 1)
+            i, f = addcmul(z_if, c, p_if, out=sif_t).sigmoid_().split(1, 1)
+            c_new = addcmul(f * c, i, tanh(z_g, out=g_t), out=cn_t)      # [N, 1, H]
+            h_new = mul(addcmul(z_o, c_new, p_o, out=o_t).sigmoid_(), tanh(c_new, out=tc_t),
+                        out=y_t)
+            if masked:                                                   # r [N, 1, 1]
+                h = where(r, h_new, h.view(n, 1, hu), out=h_t.view(n, 1, hu)).view(n, hu)
+                c = where(r, c_new, c, out=c_t)
+                y_t.masked_fill_(~r, 0.0)
+            else:
+                h, c = h_t, c_new
+        ctx.save_for_backward(w_hh, peep, s_if_all, g_all, o_all, cn_all, tc_all, hs, cs,
+                              r3 if masked else None)
+        cs_out = cs.view(t_len + 1, n, hu)
+        if masked:
+            return hs, cs_out, ys.view(t_len, n, hu)
+        return hs, cs_out, None
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_hs, d_cs, d_ys):
+        w_hh, peep, s_if, g, o, c_new, tc, hs, cs, r3 = ctx.saved_tensors
+        t_len, n = g.shape[:2]
+        hu = w_hh.shape[1]
+        c_prev = cs[:-1]                                                 # [T, N, 1, H]
+        i, f = s_if[:, :, :1], s_if[:, :, 1:]                            # [T, N, 1, H]
+        d_if = s_if * (1.0 - s_if)
+        # per step: dz_o = dh_new * b ; dc_new = dc + dh_new * a ; dz_{i,f,g} = dc_new * k ;
+        # dc_prev = dc_new * m. The factors, for every step at once:
+        k = torch.cat([g * d_if[:, :, :1], c_prev * d_if[:, :, 1:], i * (1.0 - g * g)], dim=2)
+        b = tc * o * (1.0 - o)                                           # [T, N, 1, H]
+        a = torch.addcmul(o * (1.0 - tc * tc), b, peep[2])
+        m = f + (k[:, :, :2] * peep[:2].unsqueeze(0)).sum(2, keepdim=True)
+        dz = g.new_empty(t_len, n, 4, hu)
+        dh = g.new_zeros(n, 1, hu)                                       # d carried h_t
+        dc = g.new_zeros(n, 1, hu)                                       # d carried c_t
+        none = [None] * t_len
+        d_h = d_hs[1:].reshape(t_len, n, 1, hu).unbind(0) if d_hs is not None else none
+        d_c = d_cs[1:].reshape(t_len, n, 1, hu).unbind(0) if d_cs is not None else none
+        d_y = d_ys.reshape(t_len, n, 1, hu).unbind(0) if d_ys is not None else none
+        masked = r3 is not None
+        keep = (r3.to(g.dtype).unbind(0), (~r3).to(g.dtype).unbind(0)) if masked else (none, none)
+        add, addcmul, mul, mm = torch.add, torch.addcmul, torch.mul, torch.mm
+        steps = zip(d_h, d_c, d_y, k.unbind(0), b.unbind(0), a.unbind(0), m.unbind(0),
+                    dz[:, :, :3].unbind(0), dz[:, :, 3:].unbind(0),
+                    dz.view(t_len, n, 4 * hu).unbind(0), *keep)
+        for dh_t, dc_t, dy_t, k_t, b_t, a_t, m_t, dzifg_t, dzo_t, dz_t, r, nr in reversed(list(steps)):
+            if dh_t is not None:
+                dh = add(dh, dh_t)
+            if dc_t is not None:
+                dc = add(dc, dc_t)
+            if masked:                                                   # r, nr [N, 1, 1] as 0/1
+                dh_new = mul(dh if dy_t is None else add(dh, dy_t), r)
+                dc_new = mul(dc, r)
+                dh_keep, dc_keep = mul(dh, nr), mul(dc, nr)
+            else:
+                dh_new, dc_new = dh, dc
+            mul(dh_new, b_t, out=dzo_t)
+            dc_new = addcmul(dc_new, dh_new, a_t)
+            mul(dc_new, k_t, out=dzifg_t)
+            dc = mul(dc_new, m_t)
+            dh = mm(dz_t, w_hh).view(n, 1, hu)                           # [N, 1, H]
+            if masked:
+                dh = add(dh, dh_keep)
+                dc = add(dc, dc_keep)
+        if d_hs is not None:
+            dh = add(dh, d_hs[0].view(n, 1, hu))
+        if d_cs is not None:
+            dc = add(dc, d_cs[0].view(n, 1, hu))
+        flat = dz.view(t_len * n, 4 * hu)
+        d_w = flat.t().mm(hs[:-1].reshape(t_len * n, hu))                # [4H, H]
+        d_p_if = (dz[:, :, :2] * c_prev).sum((0, 1))                     # [2, H]
+        d_p_o = (dz[:, :, 3] * c_new[:, :, 0]).sum((0, 1))               # [H]
+        d_peep = torch.cat([d_p_if, d_p_o.unsqueeze(0)])                 # [3, H]
+        return flat.view(t_len, n, 4 * hu), d_w, d_peep, dh.view(n, hu), dc.view(n, hu), None
+
+
+def graves_sequence(xp: torch.Tensor, w_hh: torch.Tensor, peep: torch.Tensor, h0: torch.Tensor,
+                    c0: torch.Tensor, real: torch.Tensor | None = None):
+    """Run the GravesLSTM recurrence over projected inputs.
+
+    Shape:
+        xp ``[T, N, 4H]`` (``W_ih x + b``), w_hh ``[4H, H]``, peep ``[3, H]``
+        (rows i, f, o), h0/c0 ``[N, H]``, real bool ``[T, N]`` or None.
+        Returns ``(hs, cs, ys)``: the carried states ``[T+1, N, H]`` (index 0 is
+        the initial state) and, with ``real``, the outputs ``[T, N, H]`` with
+        exact zeros at masked steps (None without ``real``: the outputs are ``hs[1:]``).
+    """
+    return _GravesSequence.apply(xp, w_hh, peep, h0, c0, real)

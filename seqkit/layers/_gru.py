@@ -1,0 +1,71 @@
+"""GRU: the gated recurrent unit layer, both of Keras's ``reset_after`` modes."""
+
+from __future__ import annotations
+
+import torch
+
+from ._cells import GRUCell
+from ._fused import FusedRecurrent
+
+__all__ = ["GRU"]
+
+
+class GRU(FusedRecurrent):
+    """Gated recurrent unit over ``[N, F, T]`` input with Keras semantics.
+
+    Equations (σ = ``gate_activation``, φ = ``activation``; gates r, z, n)::
+
+        a = W_ih x_t + b_ih                                      # [N, 3H]
+        reset_after=True (default; torch's GRU):
+            u = W_hh h_{t-1} + b_hh
+            r = σ(a_r + u_r) ; z = σ(a_z + u_z) ; n = φ(a_n + r ⊙ u_n)
+        reset_after=False (no b_hh):
+            r = σ(a_r + W_hr h_{t-1}) ; z = σ(a_z + W_hz h_{t-1})
+            n = φ(a_n + W_hn (r ⊙ h_{t-1}))
+        h_t = z ⊙ h_{t-1} + (1 - z) ⊙ n                          # output y_t = h_t
+
+    ``reset_after=True`` with tanh/sigmoid runs on torch's fused kernel (masked
+    batches with one run per example included). ``reset_after=False``, other
+    activations, recurrent dropout in training, and masks with gaps use the
+    step loop (input projections of all steps in one matmul).
+
+    Args:
+        n_out: H.
+        n_in: F, or None to infer it.
+        activation, gate_activation, use_bias, dropout, recurrent_dropout: as :class:`LSTM`.
+        reset_after: where the reset gate applies (see the equations).
+        return_sequences, return_state, go_backwards, stateful: see :class:`Recurrent`.
+
+    Shape:
+        x ``[N, F, T]``; mask ``[N, T]``; output ``[N, H, T]`` (or ``[N, H]``);
+        state ``h`` ``[N, H]``. Parameters (on ``.cell``, torch gate order
+        r, z, n): ``weight_ih [3H, F]``, ``weight_hh [3H, H]``, ``bias_ih [3H]``,
+        ``bias_hh [3H]`` (``reset_after=True`` only).
+    """
+
+    def __init__(self, n_out: int, n_in: int | None = None, *, activation="tanh",
+                 gate_activation="sigmoid", reset_after: bool = True, use_bias: bool = True,
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0,
+                 return_sequences: bool = True, return_state: bool = False,
+                 go_backwards: bool = False, stateful: bool = False):
+        cell = GRUCell(n_out, n_in, activation=activation, gate_activation=gate_activation,
+                       reset_after=reset_after, use_bias=use_bias, dropout=dropout,
+                       recurrent_dropout=recurrent_dropout)
+        super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful)
+
+    @property
+    def reset_after(self) -> bool:
+        return self.cell.reset_after
+
+    def _kernel_kind(self) -> str | None:
+        cell = self.cell
+        ok = (cell.reset_after and cell.activation_name == "tanh"
+              and cell.gate_activation_name == "sigmoid")
+        return "gru" if ok else None
+
+    def _kernel_weights(self) -> list[torch.Tensor]:
+        cell = self.cell
+        if cell.bias_ih is None:
+            return [cell.weight_ih, cell.weight_hh]
+        return [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]

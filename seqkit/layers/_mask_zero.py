@@ -1,0 +1,87 @@
+"""MaskZero: derive a step mask from the data (steps whose features all equal a value)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .._errors import ConfigError
+from ._last_time_step import InnerWrapper, _call_inner
+from ._mask import check_mask
+
+__all__ = ["MaskZero"]
+
+
+class MaskZero(InnerWrapper):
+    """Mask every step whose features all equal ``mask_value``, then run ``layer``.
+
+    ``mask[n, t] = 0`` when every feature of example ``n`` at step ``t`` equals
+    ``mask_value`` (for ``[N, C, T, *spatial]`` input: every channel at every
+    position), else 1. An incoming mask is combined with it by AND. The inner
+    layer receives the combined mask and honours it with the masking semantic
+    (state carried, output zero at masked steps). This is DL4J's
+    ``MaskZeroLayer`` and what Keras's ``Masking`` layer (or
+    ``Embedding(mask_zero=True)``) does in front of a recurrent layer.
+
+    ``mask_value`` may be NaN (steps whose features are all NaN are masked).
+    The derived mask is not differentiable (it selects steps). It is not
+    returned by :meth:`forward`; a network that needs it downstream calls
+    :meth:`compute_mask`.
+
+    Args:
+        layer: the layer that receives the mask (usually a recurrent layer).
+        mask_value: the padding value (0.0).
+
+    Shape:
+        x ``[N, F, T]`` (or ``[N, C, T, *spatial]``); mask ``[N, T]`` or None;
+        output: the inner layer's.
+    """
+
+    def __init__(self, layer: nn.Module, mask_value: float = 0.0):
+        super().__init__(layer)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float)):
+            raise ConfigError(f"MaskZero: mask_value must be a number, got {mask_value!r}")
+        self.mask_value = float(mask_value)
+        self._maybe_build()
+
+    @property
+    def reduces_time(self) -> bool:
+        """The inner layer's flag (True for a wrapped :class:`LastTimeStep`)."""
+        return bool(getattr(self.inner, "reduces_time", False))
+
+    def compute_mask(self, x: torch.Tensor, mask=None) -> torch.Tensor:
+        """The mask the inner layer receives: data-derived AND ``mask``.
+
+        Shape:
+            x ``[N, F, T, ...]``; mask ``[N, T]`` or None; returns ``[N, T]`` in
+            ``x``'s dtype and device, 1 at real steps.
+        """
+        x = self._check_x(x, build=False)
+        if math.isnan(self.mask_value):
+            padding = torch.isnan(x)                                     # [N, F, T, ...]
+        else:
+            padding = x == self.mask_value
+        keep = ~padding                                                  # [N, F, T, ...]
+        if keep.dim() > 3:
+            keep = keep.flatten(3).any(dim=3)                            # [N, F, T] over spatial
+        real = keep.any(dim=1)                                           # [N, T] over features
+        if mask is not None:
+            real = real & (check_mask(mask, x, "MaskZero") != 0)        # [N, T]
+        return real.to(x.dtype)
+
+    def forward(self, x: torch.Tensor, mask=None, initial_state=None):
+        """The inner layer on ``x`` with the derived mask; its output unchanged."""
+        mask = self.compute_mask(x, mask)
+        self._build_like(x)
+        return _call_inner(self.inner, x, mask, initial_state)
+
+    def run(self, x: torch.Tensor, mask=None, state=None, **kwargs):
+        """Streaming: the inner layer's ``run`` with the derived mask."""
+        mask = self.compute_mask(x, mask)
+        self._build_like(x)
+        return self._delegate("run")(x, mask, state, **kwargs)
+
+    def extra_repr(self) -> str:
+        return f"mask_value={self.mask_value}"
