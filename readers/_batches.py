@@ -125,6 +125,12 @@ class SequenceBatches:
         allow_nan: keep NaN and inf in features and regression labels
             instead of raising.
 
+    Shape (each `Batch`, float32):
+        features `[N, F, T]`; labels `[N, C, T]` one-hot, `[N, K, T]`
+        regression, `[N, C]` / `[N, K]` sequence labels; masks `[N, T]` or
+        None when nothing is padded. T is the longest features or labels
+        length in the batch.
+
     Class labels must be integers 0 .. num_classes-1; floats with an integral
     value (1.0, as a CSV parsed to numbers gives) are accepted, 1.5 is an error.
 
@@ -272,8 +278,9 @@ class SequenceBatches:
         return self._streamed(plan, ftext, ltext)
 
     def _streamed(self, plan, ftext, ltext):
-        fsource = _Sharded(self.features._chunks(ftext), self.rank, self.world_size)
-        lsource = _Sharded(self.labels._chunks(ltext), self.rank, self.world_size) \
+        rows = self.batch_size * self.world_size          # sequences read per batch of this rank
+        fsource = _Sharded(self.features._chunks(ftext, rows=rows), self.rank, self.world_size)
+        lsource = _Sharded(self.labels._chunks(ltext, rows=rows), self.rank, self.world_size) \
             if self.labels is not None else None
         fcur, lcur = _Cursor(fsource), (_Cursor(lsource) if lsource else None)
         size = self.batch_size
@@ -320,4 +327,5 @@ class SequenceBatches:
 
     def __repr__(self) -> str:
         return (f"SequenceBatches({self.features!r}, labels={self.labels!r}, batch_size={self.batch_size}, "
-                f"align={self.align.value!r}, shuffle={self.shuffle}, shard=({self.rank}, {self.world_size}))")
+                f"align={self.align.value!r}, shuffle={self.shuffle}, "
+                f"shard=({self.rank}, {self.world_size}))")

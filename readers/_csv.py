@@ -229,8 +229,14 @@ class CSVSequenceReader:
                 channels.append(column.to_numpy())   # nulls become NaN
         return channels
 
-    def _chunks(self, text: dict | None = None):
-        """Yield `Chunk`s. `text` maps record column index -> class names (text labels)."""
+    def _chunks(self, text: dict | None = None, *, rows: int | None = None):
+        """Yield `Chunk`s.
+
+        Args:
+            text: record column index -> class names (text labels).
+            rows: the batch size the chunks are for; unused (CSV is read in
+                blocks of bytes, see `_groups`).
+        """
         text = text or {}
         kinds = self._kinds(text)
         plan = self._layout()

@@ -13,10 +13,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._columns import is_text, to_float
 from ._errors import SequenceDataError
 from ._record import Chunk
 
-__all__ = ["group_long", "row_locator"]
+__all__ = ["check_ids", "group_codes", "group_long", "order_values", "row_locator"]
 
 
 def row_locator(file_starts: np.ndarray, paths: list, first_rows) -> Callable:
@@ -36,7 +37,8 @@ def row_locator(file_starts: np.ndarray, paths: list, first_rows) -> Callable:
     return locate
 
 
-def _ids_error(ids: pa.Array, locate_row, id_name) -> None:
+def check_ids(ids: pa.Array, locate_row, id_name) -> None:
+    """Raise at the first missing (null or empty text) id."""
     if ids.null_count:
         g = int(np.flatnonzero(ids.is_null().to_numpy(zero_copy_only=False))[0])
         source, row = locate_row(g)
@@ -50,32 +52,86 @@ def _ids_error(ids: pa.Array, locate_row, id_name) -> None:
                                     expected="an id value", found="an empty field")
 
 
+def order_values(column, locate_row, order_name) -> np.ndarray:
+    """The order column as numbers `[R]`: integers stay integers (sorted as they are).
+
+    Args:
+        column: the arrow order column (numbers).
+        locate_row: `locate_row(r) -> (path, row)` for row r of `column`.
+        order_name: the column name for messages.
+
+    Raises:
+        SequenceDataError: text, or a missing value in an integer column (a
+            missing float is NaN, caught by `group_codes`).
+    """
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    if is_text(column.type):
+        source, _ = locate_row(0)
+        raise SequenceDataError("order column holds text", source=source, column=order_name,
+                                expected="numbers", found=str(column.type))
+    if not pa.types.is_integer(column.type):
+        return to_float(column)
+    if column.null_count:
+        source, row = locate_row(int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0]))
+        raise SequenceDataError("order value is not a finite number", source=source, row=row,
+                                column=order_name, expected="a number", found="an empty field")
+    return column.to_numpy()
+
+
 def group_long(channels: list, ids: pa.Array, order: np.ndarray | None, *,
                columns: tuple, locate_row: Callable, id_name, order_name=None) -> Chunk:
-    """Group the rows of a long table into sequences.
+    """Group the rows of a whole long table into sequences.
 
     Args:
         channels: C arrays `[R]`, the record columns of all R rows, in table order.
         ids: the id column, R values (any type pyarrow can dictionary-encode).
-        order: float64 `[R]` order column, or None to keep table order.
-        columns: the C column names.
-        locate_row: `locate_row(g) -> (path, row)` for table row g.
-        id_name, order_name: column names for messages.
+        order: numbers `[R]` (integer or float), or None to keep table order.
+        columns, locate_row, order_name: as for `group_codes`.
+        id_name: the id column's name, for messages.
 
     Returns:
         A chunk with one sequence per distinct id, in order of first
-        appearance, each id's rows sorted by `order` (stable) when given.
+        appearance (see `group_codes`).
 
     Raises:
-        SequenceDataError: a missing id, a missing (NaN) order value, or an
-            order value repeated within one id (naming both rows).
+        SequenceDataError: a missing id, and the errors of `group_codes`.
     """
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks()
-    _ids_error(ids, locate_row, id_name)
+    check_ids(ids, locate_row, id_name)
     encoded = ids.dictionary_encode()           # codes in order of first appearance
-    codes = encoded.indices.to_numpy()          # [R]
-    n = len(encoded.dictionary)
+    return group_codes(channels, encoded.indices.to_numpy(), encoded.dictionary, order,
+                       columns=columns, locate_row=locate_row, order_name=order_name)
+
+
+def group_codes(channels: list, codes: np.ndarray, names: pa.Array, order: np.ndarray | None, *,
+                columns: tuple, locate_row: Callable, order_name=None) -> Chunk:
+    """Group rows whose sequence is already known as a code 0..n-1 (its rank of first appearance).
+
+    Args:
+        channels: C arrays `[R]`, the record columns of the R rows, in table order.
+        codes: int `[R]`: the sequence of each row; every code 0..n-1 occurs.
+        names: the n id values (arrow), giving the keys (as text) and messages.
+        order: numbers `[R]` (integer or float), or None to keep table order.
+        columns: the C column names.
+        locate_row: `locate_row(g) -> (path, row)` for row g of these R rows.
+        order_name: the order column's name, for messages.
+
+    Returns:
+        A chunk with sequence i made of the rows of code i, in table order or
+        sorted by `order` (stable).
+
+    Raises:
+        SequenceDataError: a missing (NaN) order value, or an order value
+            repeated within one id (naming both rows).
+
+    Shape:
+        C x `[R]` + codes `[R]` -> chunk of n sequences, offsets `[n + 1]`.
+    """
+    n = len(names)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(codes, minlength=n), out=offsets[1:])
 
@@ -83,7 +139,7 @@ def group_long(channels: list, ids: pa.Array, order: np.ndarray | None, *,
         grouped = bool(np.all(codes[1:] >= codes[:-1]))
         perm = None if grouped else np.argsort(codes, kind="stable")   # [R]
     else:
-        bad = np.flatnonzero(~np.isfinite(order))
+        bad = np.flatnonzero(~np.isfinite(order)) if order.dtype.kind == "f" else ()
         if len(bad):
             source, row = locate_row(int(bad[0]))
             raise SequenceDataError("order value is not a finite number", source=source, row=row,
@@ -102,13 +158,14 @@ def group_long(channels: list, ids: pa.Array, order: np.ndarray | None, *,
             src1, row1 = locate_row(first)
             source, row = locate_row(second)
             raise SequenceDataError(
-                f"order value repeats within id {ids[second].as_py()!r} (first at {src1}, row {row1})",
+                f"order value repeats within id {names[int(codes[second])].as_py()!r} "
+                f"(first at {src1}, row {row1})",
                 source=source, row=row, column=order_name, expected="distinct order values per id",
                 found=order[second])
 
     if perm is not None:
         channels = [np.take(ch, perm) for ch in channels]   # C x [R], grouped
-    keys = [str(k) for k in encoded.dictionary.to_pylist()]
+    keys = [str(k) for k in names.to_pylist()]
 
     def locate(i, t):
         g = int(offsets[i]) + t

@@ -15,7 +15,7 @@ from ._columns import class_indices, is_text, to_float
 from ._errors import SequenceDataError
 from ._record import Chunk
 
-__all__ = ["ColumnSpec", "column_spec", "nested_chunk"]
+__all__ = ["ColumnSpec", "channel_values", "column_spec", "nested_chunk"]
 
 
 def _is_list(type_) -> bool:
@@ -129,20 +129,43 @@ def nested_chunk(batch, specs: list, *, path: str, row0: int, key_column, text: 
         else:
             flat = array if spec.kind == "scalar" else array.flatten()
             locate = (lambda r: (path, int(rows[r]))) if spec.kind == "scalar" else locate_step
-            if c in text:
-                channel = class_indices(flat, text[c], locate, spec.name)
-            elif spec.text:
-                i = _first(flat.is_valid().to_numpy(zero_copy_only=False)) if flat.null_count < len(flat) else 0
-                source, row = locate(i)
-                raise SequenceDataError("column holds text, not numbers", source=source, row=row,
-                                        column=spec.name, expected="numbers (or classes= for labels)",
-                                        found=repr(flat[i].as_py()))
-            else:
-                channel = to_float(flat)
+            channel = channel_values(flat, spec, text.get(c), locate)
             channels.append(np.repeat(channel, lengths) if spec.kind == "scalar" else channel)
         c += spec.width
     return Chunk(channels, offsets, _keys(batch, key_column, path, rows), columns,
                  lambda i, t: (path, int(rows[i])))
+
+
+def channel_values(values, spec: ColumnSpec, classes, locate) -> np.ndarray:
+    """One channel's numbers `[R]` from arrow values `[R]` of a (flattened) column.
+
+    Args:
+        values: the arrow values.
+        spec: the column's spec (its name, and whether it holds text).
+        classes: the class names when the column holds class labels, else None.
+        locate: `locate(r) -> (path, row)` for value r, for messages.
+
+    Returns:
+        Class indices (float64) for labels, else `to_float`'s float32 / float64.
+
+    Raises:
+        SequenceDataError: text without `classes`, or a label not in `classes`.
+    """
+    if classes is not None:
+        return class_indices(values, classes, locate, spec.name)
+    if spec.text:
+        _text_error(values, locate, spec.name)
+    return to_float(values)
+
+
+def _text_error(values, locate, name) -> None:
+    """Raise for a text column read as numbers, at its first non-null value."""
+    valid = values.is_valid().to_numpy(zero_copy_only=False)
+    r = _first(valid) if valid.any() else 0
+    source, row = locate(r)
+    raise SequenceDataError("column holds text, not numbers", source=source, row=row, column=name,
+                            expected="numbers (or classes= for class labels)",
+                            found=repr(values[r].as_py()) if len(values) else "text")
 
 
 def _plain(column):

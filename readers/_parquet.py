@@ -2,9 +2,11 @@
 
 Files are found through `pyarrow.dataset` (a file, a list of files, a glob, a
 directory or a hive-partitioned data set, on any filesystem pyarrow knows),
-then each file is read with `ParquetFile.iter_batches`, so memory stays
-bounded by a row group; `Dataset.to_batches` is avoided because its memory
-grows while streaming (apache/arrow#39808).
+then each file is read row group by row group with
+`ParquetFile.iter_batches`, so memory stays bounded by a row group;
+`Dataset.to_batches` is avoided because its memory grows while streaming
+(apache/arrow#39808), and so is one `iter_batches` over all row groups,
+which pre-buffers the whole file.
 """
 
 from __future__ import annotations
@@ -14,30 +16,36 @@ import os
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from ._columns import class_indices, is_text, to_float
 from ._errors import SequenceDataError
-from ._long import group_long, row_locator
-from ._nested import column_spec, nested_chunk
+from ._long import order_values, row_locator
+from ._long_stream import rank_ids, stream_groups
+from ._nested import channel_values, column_spec, nested_chunk
+from ._prefetch import prefetch
 from ._sources import describe_source, natural_key, resolve_paths
 
 __all__ = ["ParquetSequenceReader"]
 
-_READ_ROWS = 2048            # nested rows (sequences) per record batch
+_READ_ROWS = 512             # nested rows (sequences) per read at least; more for bigger batches
+_LONG_READ_ROWS = 1 << 16    # long-table rows (steps) per read
 
 
-def _open_dataset(source):
+def _open_dataset(source, filesystem=None):
     """`(dataset, [(path, partition_keys)])` in reading order."""
-    directory = isinstance(source, (str, os.PathLike)) and (
-        os.path.isdir(source) or "://" in os.fspath(source))
+    listed = isinstance(source, (list, tuple))
+    if filesystem is not None:                # paths on that filesystem, as given
+        directory = not listed
+        source = [os.fspath(p) for p in source] if listed else os.fspath(source)
+    else:
+        directory = isinstance(source, (str, os.PathLike)) and (
+            os.path.isdir(source) or "://" in os.fspath(source))
+        source = os.fspath(source) if directory else resolve_paths(source)
     try:
-        if directory:
-            dataset = ds.dataset(os.fspath(source), format="parquet", partitioning="hive")
-        else:
-            dataset = ds.dataset(resolve_paths(source), format="parquet")
+        dataset = ds.dataset(source, format="parquet", filesystem=filesystem,
+                             partitioning="hive" if directory else None)
     except FileNotFoundError as exc:
         missing = str(exc).split(":")[-1].strip() or describe_source(source)
         raise SequenceDataError("missing file", source=missing, expected="an existing file",
@@ -79,11 +87,14 @@ class ParquetSequenceReader:
         columns: the record's columns by name or schema index; by default all
             but the id, order and key columns. Text columns may only be class
             labels (`SequenceBatches(classes=...)`).
+        filesystem: a pyarrow or fsspec filesystem holding `source` (a path,
+            directory or list of paths on it); by default local paths or URIs.
 
     Iterating yields `Record`s; each iteration reads the files again.
     """
 
-    def __init__(self, source, *, id_column=None, order_column=None, columns=None, key_column=None):
+    def __init__(self, source, *, id_column=None, order_column=None, columns=None, key_column=None,
+                 filesystem=None):
         if order_column is not None and id_column is None:
             raise ValueError("order_column needs id_column (it sorts the rows of each id)")
         if key_column is not None and id_column is not None:
@@ -93,7 +104,7 @@ class ParquetSequenceReader:
         self.order_column = order_column
         self.key_column = key_column
         self._columns_spec = None if columns is None else list(columns)
-        self._dataset, self._files = _open_dataset(source)
+        self._dataset, self._files = _open_dataset(source, filesystem)
         self._plan = None
         self._count = None
 
@@ -142,8 +153,9 @@ class ParquetSequenceReader:
         if self.id_column is not None:
             for s in specs:
                 if s.kind != "scalar":
-                    raise SequenceDataError("list column in a long table", source=path, column=s.name,
-                                            expected="one number per row", found=str(schema.field(s.name).type))
+                    raise SequenceDataError("list column in a long table", source=path,
+                                            column=s.name, expected="one number per row",
+                                            found=str(schema.field(s.name).type))
         self._plan = {"specs": specs, "id": special.get("id_column"),
                       "order": special.get("order_column"), "key": special.get("key_column"),
                       "columns": tuple(c for s in specs for c in s.channels)}
@@ -152,10 +164,11 @@ class ParquetSequenceReader:
     def _first_step(self, name: str):
         """The first step of a `list<list>` column (its width), from the first non-empty row."""
         for path, parts in self._files:
-            for batch in self._batches(path, parts, [name]):
-                for row in batch.column(name).to_pylist():
-                    if row:
-                        return row[0]
+            for batch in self._batches(path, parts, [name], _READ_ROWS):
+                column = batch.column(name)
+                filled = np.flatnonzero(pc.fill_null(pc.list_value_length(column), 0).to_numpy() > 0)
+                if len(filled):
+                    return column[int(filled[0])].as_py()[0]
         return None
 
     @property
@@ -185,83 +198,103 @@ class ParquetSequenceReader:
         return f"ParquetSequenceReader({describe_source(self.source)}{extra})"
 
     # ---- reading ------------------------------------------------------------------------
-    def _batches(self, path: str, parts: dict, names: list, rows: int | None = None):
-        """Record batches of one file (of `rows` rows) holding `names`, partition keys filled in."""
+    def _batches(self, path: str, parts: dict, names: list, rows: int):
+        """Record batches of one file (of up to `rows` rows) holding `names`, partition keys filled in."""
         in_file = [n for n in names if n not in parts]
-        filesystem = self._dataset.filesystem
-        if isinstance(filesystem, pafs.LocalFileSystem):     # memory-mapped: no read copy
-            opened = pq.ParquetFile(path, memory_map=True)
-        else:
-            opened = pq.ParquetFile(filesystem.open_input_file(path))
-        with opened as parquet:
+        with pq.ParquetFile(self._dataset.filesystem.open_input_file(path), pre_buffer=False) as parquet:
             missing = set(in_file) - set(parquet.schema_arrow.names)
             if missing:
                 raise SequenceDataError("column missing from file", source=path, column=sorted(missing)[0],
                                         expected=f"columns {in_file}", found=parquet.schema_arrow.names)
-            for batch in parquet.iter_batches(batch_size=rows or _READ_ROWS, columns=in_file,
-                                              use_threads=True):
-                if not parts.keys() & set(names):
-                    yield batch
-                    continue
-                arrays = [batch.column(n) if n not in parts else
-                          pa.array([parts[n]] * batch.num_rows, self._dataset.schema.field(n).type)
-                          for n in names]
-                yield pa.RecordBatch.from_arrays(arrays, names=names)
+            # Row group by row group, so at most one row group's column chunks are held.
+            for group in range(parquet.num_row_groups):
+                yield from self._with_partitions(parquet.iter_batches(
+                    batch_size=rows, row_groups=[group], columns=in_file, use_threads=True),
+                    parts, names)
 
-    def _chunks(self, text: dict | None = None):
-        """Yield `Chunk`s. `text` maps record column index -> class names (text labels)."""
-        text = text or {}
-        plan = self._layout()
-        if plan["id"] is not None:
-            yield self._long_table(text)
-            return
-        needed = [s.name for s in plan["specs"]] + ([plan["key"]] if plan["key"] else [])
-        for path, parts in self._files:
+    def _with_partitions(self, batches, parts: dict, names: list):
+        """Record batches with the partition key columns added (constant per file)."""
+        for batch in batches:
+            if not parts.keys() & set(names):
+                yield batch
+                continue
+            repeat = pa.array(np.zeros(batch.num_rows, dtype=np.int32))      # [rows] of index 0
+            arrays = [batch.column(n) if n not in parts else
+                      pa.array([parts[n]], self._dataset.schema.field(n).type).take(repeat)
+                      for n in names]
+            yield pa.RecordBatch.from_arrays(arrays, names=names)
+
+    def _read(self, names: list, rows: int):
+        """`(file index, 0-based file row of the batch's first row, batch)` over the data set."""
+        for j, (path, parts) in enumerate(self._files):
             row0 = 0
-            for batch in self._batches(path, parts, needed):
-                yield nested_chunk(batch, plan["specs"], path=path, row0=row0, key_column=plan["key"],
-                                   text=text, columns=plan["columns"])
+            for batch in self._batches(path, parts, names, rows):
+                yield j, row0, batch
                 row0 += batch.num_rows
 
-    def _long_table(self, text: dict):
+    def _chunks(self, text: dict | None = None, *, rows: int | None = None):
+        """Yield `Chunk`s.
+
+        Args:
+            text: record column index -> class names (text labels).
+            rows: the batch size the chunks are for: nested rows are read
+                `max(rows, 512)` at a time, so memory follows the batch.
+        """
+        text = text or {}
+        if self._layout()["id"] is not None:
+            yield from self._long_chunks(text)
+        else:
+            yield from self._nested_chunks(text, max(rows or 0, _READ_ROWS))
+
+    def _nested_chunks(self, text: dict, rows: int):
+        """One chunk per record batch of `rows` nested rows; the next batch decodes meanwhile."""
         plan = self._layout()
-        names = [s.name for s in plan["specs"]]
-        needed = names + [plan["id"]] + ([plan["order"]] if plan["order"] else [])
-        tables, paths = [], []
-        for path, parts in self._files:
-            batches = list(self._batches(path, parts, needed, rows=1 << 20))
-            tables.append(pa.Table.from_batches(batches, schema=batches[0].schema) if batches
-                          else None)
-            paths.append(path)
-        starts = np.zeros(len(tables) + 1, dtype=np.int64)
-        np.cumsum([t.num_rows if t is not None else 0 for t in tables], out=starts[1:])
-        if starts[-1] == 0:
-            raise SequenceDataError("no rows in the long table", source=describe_source(self.source),
-                                    expected="at least one row", found="no rows")
-        table = pa.concat_tables([t for t in tables if t is not None])
-        locate_row = row_locator(starts, paths, 1)
-        channels = []
-        for c, spec in enumerate(plan["specs"]):
-            column = table.column(spec.name)
-            if c in text:
-                channels.append(class_indices(column, text[c], locate_row, spec.name))
-            elif spec.text:
-                raise SequenceDataError("column holds text, not numbers", source=paths[0], row=1,
-                                        column=spec.name, expected="numbers (or classes= for labels)",
-                                        found=str(column.type))
-            else:
-                channels.append(to_float(column))
-        order = None
-        if plan["order"] is not None:
-            column = table.column(plan["order"])
-            if is_text(column.type):
-                raise SequenceDataError("order column holds text", source=paths[0], column=plan["order"],
-                                        expected="numbers", found=str(column.type))
-            order = to_float(column).astype(np.float64, copy=False)
-        ids = table.column(plan["id"]).combine_chunks()
+        needed = [s.name for s in plan["specs"]] + ([plan["key"]] if plan["key"] else [])
+        for j, row0, batch in prefetch(self._read(needed, rows)):
+            yield nested_chunk(batch, plan["specs"], path=self._files[j][0], row0=row0,
+                               key_column=plan["key"], text=text, columns=plan["columns"])
+
+    def _id_column(self, batch) -> pa.Array:
+        """The id column of a batch, as the data set's schema types it (files may differ)."""
+        ids = batch.column(self._layout()["id"])
+        want = self._dataset.schema.field(self._layout()["id"]).type
+        if pa.types.is_dictionary(want):
+            want = want.value_type
         if pa.types.is_dictionary(ids.type):
             ids = ids.dictionary_decode()
-        chunk = group_long(channels, ids, order, columns=plan["columns"], locate_row=locate_row,
-                           id_name=plan["id"], order_name=plan["order"])
-        self._count = len(chunk)
-        return chunk
+        return ids if ids.type == want else ids.cast(want)
+
+    def _long_chunks(self, text: dict):
+        """Two passes over the long table (see `_long_stream`): ids first, then every column."""
+        plan = self._layout()
+        paths = [path for path, _ in self._files]
+        file_rows = np.zeros(len(paths), dtype=np.int64)
+
+        def id_blocks():
+            for j, row0, batch in self._read([plan["id"]], _LONG_READ_ROWS):
+                file_rows[j] = row0 + batch.num_rows
+                yield self._id_column(batch), lambda r, j=j, row0=row0: (paths[j], row0 + r + 1)
+
+        ranks = rank_ids(id_blocks(), plan["id"])
+        if ranks.rows == 0:
+            raise SequenceDataError("no rows in the long table", source=describe_source(self.source),
+                                    expected="at least one row", found="no rows")
+        self._count = len(ranks.names)
+        starts = np.concatenate([[0], np.cumsum(file_rows)])                 # [files + 1]
+        locate_row = row_locator(starts, paths, 1)
+        needed = [s.name for s in plan["specs"]] + [plan["id"]] + ([plan["order"]] if plan["order"] else [])
+
+        def blocks():
+            for j, row0, batch in prefetch(self._read(needed, _LONG_READ_ROWS)):
+                first = int(starts[j]) + row0
+
+                def locate(r, first=first):
+                    return locate_row(first + r)
+                channels = [channel_values(batch.column(s.name), s, text.get(c), locate)
+                            for c, s in enumerate(plan["specs"])]
+                order = None if plan["order"] is None else \
+                    order_values(batch.column(plan["order"]), locate, plan["order"])
+                yield channels, self._id_column(batch), order
+
+        yield from stream_groups(blocks(), ranks, columns=plan["columns"], locate_row=locate_row,
+                                 order_name=plan["order"])

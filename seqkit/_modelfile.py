@@ -27,6 +27,7 @@ error mid-write leaves any previous file intact.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import io
@@ -36,6 +37,7 @@ import pickle
 import secrets
 import zipfile
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -155,10 +157,8 @@ def _atomic_write(path: str, members: list[tuple[str, bytes]]) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     _fsync_directory(directory)
 
@@ -172,16 +172,12 @@ def _zip_info(name: str, kind: int) -> zipfile.ZipInfo:
 
 def _fsync_directory(directory: str) -> None:
     """Make the rename durable where the platform allows it (POSIX); best effort."""
-    try:
+    with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _json_bytes(value: Any, what: str) -> bytes:
@@ -214,7 +210,10 @@ def _tensor_dict(value: Any, what: str) -> dict[str, torch.Tensor]:
     if not isinstance(value, Mapping):
         raise ModelFileError(f"{what} must be a dict of tensors, got {type(value).__name__}")
     for key, item in value.items():
-        if not isinstance(key, str) or not isinstance(item, torch.Tensor):
+        if not isinstance(key, str):
+            raise ModelFileError(f"{what} must map str names to tensors; got the key {key!r} "
+                                 f"({type(key).__name__})")
+        if not isinstance(item, torch.Tensor):
             raise ModelFileError(f"{what} must map str names to tensors; {key!r} maps to a "
                                  f"{type(item).__name__}")
     return dict(value)
@@ -224,12 +223,12 @@ def _check_plain(value: Any, where: str) -> None:
     """Raise a ModelFileError for anything torch.load(weights_only=True) would refuse."""
     if isinstance(value, _PLAIN_LEAVES):
         return
-    if isinstance(value, dict):
+    if type(value) in (dict, OrderedDict):
         for key, item in value.items():
             _check_plain(key, f"{where} key")
             _check_plain(item, f"{where}[{key!r}]")
         return
-    if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
+    if type(value) in (list, tuple):
         for i, item in enumerate(value):
             _check_plain(item, f"{where}[{i}]")
         return
@@ -317,8 +316,8 @@ def _read_archive(zf: zipfile.ZipFile, path: str, map_location: Any, ours: bool)
     if manifest.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path}: not a seqkit model file (format {manifest.get('format')!r})")
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION or isinstance(version, bool):
-        newer = isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION
+    if type(version) is not int or version != FORMAT_VERSION:
+        newer = type(version) is int and version > FORMAT_VERSION
         hint = " (written by a newer seqkit; upgrade seqkit to read it)" if newer else ""
         raise ModelFileError(f"{path}: unknown model file format version {version!r}{hint}; this "
                              f"seqkit reads version {FORMAT_VERSION}")
@@ -340,6 +339,10 @@ def _read_archive(zf: zipfile.ZipFile, path: str, map_location: Any, ours: bool)
     for name in sorted(listed):
         if name not in names:
             raise ModelFileError(f"{path}: missing member {name}")
+        size = listed[name].get("size")
+        if isinstance(size, int) and zf.getinfo(name).file_size != size:   # before inflating it
+            raise ModelFileError(f"{path}: tampered or corrupted: member {name} has "
+                                 f"{zf.getinfo(name).file_size} bytes, the manifest says {size}")
         raw = _read_member(zf, name, path)
         if hashlib.sha256(raw).hexdigest() != listed[name]["sha256"]:
             raise ModelFileError(f"{path}: tampered or corrupted: member {name} does not match its "

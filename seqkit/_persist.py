@@ -153,7 +153,8 @@ def load(path, *, updater=None, lr_schedule=None, device=None):
         stored optimizer state and counters.
 
     Raises:
-        seqkit.ModelFileError: a missing, truncated or tampered file.
+        FileNotFoundError: no file at ``path``.
+        seqkit.ModelFileError: a truncated, tampered or foreign file.
         ConfigError: a config seqkit cannot rebuild (unknown layer class...).
     """
     from ._network import Sequential

@@ -19,8 +19,8 @@ import torch
 
 from ._inputs import bincount
 
-__all__ = ["CountTable", "LengthBuckets", "StepAccuracy", "bucket_lengths", "default_length_edges",
-           "length_counts", "step_counts", "step_table"]
+__all__ = ["CountTable", "LengthBuckets", "StepAccuracy", "batch_counts", "bucket_lengths", "default_length_edges",
+           "step_table"]
 
 
 class CountTable:
@@ -102,45 +102,58 @@ class LengthBuckets:
         return [f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in zip(self.low.tolist(), self.high.tolist())]
 
 
-def step_counts(correct: torch.Tensor, real: torch.Tensor | None, align: str) -> torch.Tensor:
-    """Correct and total real steps per step index for one batch.
+def batch_counts(correct: torch.Tensor, weights: torch.Tensor | None, lengths: torch.Tensor | None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One batch's contribution to the three views: by step from the start, from the end, by length.
+
+    Works on 0.0/1.0 floats (exact whole-number sums; see ``Evaluation.eval``).
 
     Shape:
-        correct: bool ``[N, T]`` (already False at padded steps); real: bool ``[N, T]`` or None;
-        returns int64 ``[2, T]`` (row 0 correct, row 1 total).
+        correct: float ``[N, T]`` 1.0 where correct (0.0 at padding); weights: float ``[N, T]``
+        1.0 at real steps, or None; lengths: ``weights.sum(1)`` ``[N]`` (None with weights).
+        Returns int64 ``[2, T]`` (correct, total per index from the start), ``[2, T]`` (the same
+        from the end) and ``[3, T + 1]`` (correct steps, real steps, sequences per length).
     """
     n, t = correct.shape
-    if real is None:
-        counts = torch.stack([correct.sum(0), torch.full((t,), n, device=correct.device)])  # [2, T]
-        return counts.flip(1) if align == "end" else counts
-    steps = torch.arange(t, device=correct.device)                                    # [T]
-    if align == "start":
-        first = real.to(torch.uint8).argmax(dim=1)                                     # [N] first real step
-        if correct.device.type == "cpu" and not bool(first.any()):
-            return torch.stack([correct.sum(0), real.sum(0)])                          # no leading padding
-        index = steps.unsqueeze(0) - first.unsqueeze(1)                                # [N, T]
+    device, dtype = correct.device, correct.dtype
+    correct_by_row = correct.sum(dim=1)                                                 # [N]
+    if weights is None:
+        start = torch.stack([correct.sum(dim=0), torch.full((t,), float(n), dtype=dtype, device=device)])
+        lengths = torch.full((n,), float(t), dtype=dtype, device=device)
+        return start.long(), start.flip(1).long(), _length_table(correct_by_row, lengths, t)
+    first = weights.argmax(dim=1)                                                       # [N] first real step
+    last = (t - 1) - weights.flip(1).argmax(dim=1)                                      # [N] last real step
+    steps = torch.arange(t, dtype=dtype, device=device)                                 # [T]
+    if device.type == "cpu" and not bool(first.any()):                                  # no leading padding
+        start = torch.stack([correct.sum(dim=0), weights.sum(dim=0)]).long()
     else:
-        last = (t - 1) - real.flip(1).to(torch.uint8).argmax(dim=1)                    # [N] last real step
-        index = last.unsqueeze(1) - steps.unsqueeze(0)                                 # [N, T]
-    # One pass: bin 2*i counts wrong steps at index i, bin 2*i + 1 correct ones; padding goes to bin 2*T.
-    code = torch.where(real, index * 2 + correct.long(), 2 * t)                       # [N, T]
-    bins = bincount(code, 2 * t + 1)[:2 * t].view(t, 2)                               # [T, 2] (wrong, correct)
+        start = _indexed(steps.unsqueeze(0) - first.to(dtype).unsqueeze(1), correct, weights)
+    end = _indexed(last.to(dtype).unsqueeze(1) - steps.unsqueeze(0), correct, weights)
+    return start, end, _length_table(correct_by_row, lengths, t)
+
+
+def _indexed(index: torch.Tensor, correct: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Correct and total real steps per step index, in one counting pass.
+
+    Bin ``2 i`` counts wrong steps at index i and ``2 i + 1`` correct ones; padding goes to bin ``2 T``.
+
+    Shape:
+        index: float ``[N, T]`` whole numbers (overwritten); correct, weights: float ``[N, T]`` 0/1;
+        returns int64 ``[2, T]``.
+    """
+    t = index.shape[1]
+    index.mul_(2).add_(correct).sub_(2 * t).mul_(weights).add_(2 * t)                  # padding -> 2T
+    codes = index.to(torch.int32 if index.dtype == torch.float32 else torch.int64)
+    bins = bincount(codes, 2 * t + 1)[:2 * t].view(t, 2)                               # [T, 2] (wrong, correct)
     return torch.stack([bins[:, 1], bins.sum(1)])                                      # [2, T]
 
 
-def length_counts(correct: torch.Tensor, real: torch.Tensor | None) -> torch.Tensor:
-    """Correct steps, real steps and sequences per sequence length for one batch.
-
-    Shape:
-        correct: bool ``[N, T]``; real: bool ``[N, T]`` or None;
-        returns int64 ``[3, T + 1]`` indexed by length (row 0 correct steps, row 1 real steps, row 2 sequences).
-    """
-    n, t = correct.shape
-    device = correct.device
-    lengths = real.sum(1) if real is not None else torch.full((n,), t, device=device)    # [N]
-    per_example = torch.stack([correct.sum(1), lengths, (lengths > 0).long()])           # [3, N]
-    out = torch.zeros(3, t + 1, dtype=torch.long, device=device)
-    return out.index_add_(1, lengths, per_example)
+def _length_table(correct_by_row: torch.Tensor, lengths: torch.Tensor, t: int) -> torch.Tensor:
+    """Per-length sums. Shape: float ``[N]``, ``[N]`` -> int64 ``[3, T + 1]`` (correct, steps, sequences)."""
+    steps = lengths.long()
+    per_example = torch.stack([correct_by_row.long(), steps, (steps > 0).long()])       # [3, N]
+    out = torch.zeros(3, t + 1, dtype=torch.long, device=lengths.device)
+    return out.index_add_(1, steps, per_example)
 
 
 def default_length_edges(max_length: int) -> list[int]:

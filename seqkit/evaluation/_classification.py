@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
 from . import _class_metrics as cm_metrics
-from ._by_time import CountTable, LengthBuckets, StepAccuracy, bucket_lengths, length_counts, step_counts, step_table
+from ._by_time import CountTable, LengthBuckets, StepAccuracy, batch_counts, bucket_lengths, step_table
 from ._inputs import bincount, check_no_nan, prepare
+from ._outcomes import as_work, step_outcomes, work_dtype
 from ._worst import WorstSequences
 
 __all__ = ["Evaluation"]
@@ -22,7 +25,14 @@ class Evaluation:
     ``argmax`` of the scores (single-column output: ``p > decision_threshold``,
     0.5 by default), actual class ``argmax`` of the one-hot labels. Counts live
     on the predictions' device (CUDA included) and are read back only when a
-    metric is asked for.
+    metric is asked for; each ``eval`` reads back one small vector (the NaN,
+    bad-label and real-step counts), plus K rows when ``keys`` are given.
+
+    Beyond the DL4J figures it keeps accuracy by step index and by sequence
+    length (:meth:`accuracy_by_step`, :meth:`accuracy_by_length`) and the worst
+    sequences by key. Those views treat each ``eval`` call's rows as whole
+    sequences, so feed whole sequences (not TBPTT segments) when you read them;
+    every other figure is the same however the data are split.
 
     Args:
         num_classes: C; inferred from the first ``eval`` when None (a single
@@ -104,7 +114,7 @@ class Evaluation:
                 a ``decision_threshold`` with more than 2 columns, ``len(keys) != N``.
         """
         p = prepare(labels, predictions, mask, _WHERE, index_labels=True, device=self._device)
-        preds, real = p.predictions, p.real                                           # [N, C, T], [N, T]
+        preds = p.predictions                                                         # [N, C, T]
         n, cols, t = preds.shape
         c = 2 if cols == 1 else cols
         self._check_classes(c)
@@ -112,45 +122,31 @@ class Evaluation:
             raise ValueError(f"{_WHERE}: decision_threshold applies to 1 or 2 output columns, got {cols}")
         if keys is not None and len(keys) != n:
             raise ValueError(f"{_WHERE}: got {len(keys)} keys for {n} examples")
-
-        if cols == 1:
-            p1 = preds[:, 0, :]                                                        # [N, T]
-            predicted = (p1 > (0.5 if self.decision_threshold is None else self.decision_threshold)).long()
-            nan = torch.isnan(p1)
-            scores = torch.cat([1.0 - preds, preds], dim=1)                           # [N, 2, T]
-        else:
-            values, predicted = preds.max(dim=1)                                      # [N, T]; max keeps NaN
-            nan = torch.isnan(values)
-            if self.decision_threshold is not None:
-                predicted = (preds[:, 1, :] > self.decision_threshold).long()
-            scores = preds
-        if p.labels.dim() == 2:                                                       # class indices [N, T]
-            actual = p.labels
-            out_of_range = (actual < 0) | (actual >= c)
-        else:
-            actual = (p.labels[:, 0, :] >= 0.5).long() if cols == 1 else p.labels.max(dim=1).indices
-            out_of_range = None
-        if self._check_batch(nan, out_of_range, real, p.time_series, c) == 0:
+        work = work_dtype(n, t, c)
+        weights = None if p.mask is None else p.mask.to(work)                        # [N, T] 1.0 at real steps
+        o = step_outcomes(p, c, self.decision_threshold, work)
+        values, predicted, actual, scores = o.values, o.predicted, o.actual, o.scores
+        lengths = weights.sum(dim=1) if weights is not None else None                 # [N] real steps
+        if self._check_batch(values, o.out_of_range, p, lengths) == 0:
             return self                                                               # all masked: no-op
 
-        actual = actual.clamp(0, c - 1)                                               # padding may hold -1 etc.
-        code = actual * c + predicted                                                 # [N, T]
-        if real is not None:
-            code = torch.where(real, code, c * c)
+        correct = torch.eq(actual, predicted, out=torch.empty_like(actual))          # [N, T] 1.0 / 0.0
+        code = actual * c + predicted                                                 # [N, T] cell of the matrix
+        if weights is not None:
+            correct.mul_(weights)
+            code.sub_(c * c).mul_(weights).add_(c * c)                                # padding -> bin C*C
         self._ensure_state(preds.device, c)
-        self._cm += bincount(code, c * c + 1)
-        correct = actual == predicted                                                 # [N, T]
-        if real is not None:
-            correct &= real
+        self._cm += bincount(code.to(torch.int32 if work == torch.float32 else torch.int64), c * c + 1)
+        actual_index = actual.long() if self.top_n > 1 or keys is not None else None
         if self.top_n > 1:
-            true_score = scores.gather(1, actual.unsqueeze(1))                       # [N, 1, T]
-            hits = (scores > true_score).sum(dim=1) < self.top_n                      # [N, T]
-            self._top_n_hits += (hits & real).sum() if real is not None else hits.sum()
-        self._by_start.add(step_counts(correct, real, "start"))
-        self._by_end.add(step_counts(correct, real, "end"))
-        self._by_length.add(length_counts(correct, real))
+            true_score = scores.gather(1, actual_index.unsqueeze(1))                 # [N, 1, T]
+            hits = as_work((scores > true_score).sum(dim=1) < self.top_n, work)      # [N, T]
+            self._top_n_hits += (hits.mul_(weights) if weights is not None else hits).sum().long()
+        for table, counts in zip((self._by_start, self._by_end, self._by_length),
+                                 batch_counts(correct, weights, lengths)):
+            table.add(counts)
         if keys is not None:
-            self._worst.add_batch(keys, scores, actual, correct, real)
+            self._worst.add_batch(keys, scores, actual_index, correct, weights)
         self._host_cm = None
         return self
 
@@ -161,20 +157,27 @@ class Evaluation:
             raise ValueError(f"{_WHERE}: predictions have {c} classes but this evaluation has "
                              f"{self._num_classes}")
 
-    def _check_batch(self, nan, out_of_range, real, time_series: bool, c: int) -> int:
-        """Raise on NaN or out-of-range labels at real steps; return the real-step count (one host read)."""
-        parts = [nan, out_of_range if out_of_range is not None else torch.zeros_like(nan)]
-        if real is not None:
-            parts = [x & real for x in parts]
-        total_real = real.sum() if real is not None else torch.tensor(nan.numel(), device=nan.device)
-        n_nan, n_bad, n_real = torch.stack([parts[0].sum(), parts[1].sum(), total_real]).tolist()
-        if n_nan:
-            check_no_nan(nan, real, time_series, "predictions", _WHERE)
+    def _check_batch(self, values, out_of_range, p, lengths) -> int:
+        """Raise on NaN scores or out-of-range labels at real steps; return the real-step count.
+
+        One host read: the sum of the step scores (finite unless some step, real or padded,
+        holds NaN or infinity; only then are the real steps searched), the bad-label count
+        and the real-step count.
+        """
+        bad = out_of_range if out_of_range is not None else torch.zeros((), dtype=torch.bool, device=values.device)
+        if p.mask is not None and out_of_range is not None:
+            bad = bad & p.real
+        total = lengths.double().sum() if lengths is not None else torch.tensor(
+            float(values.numel()), dtype=torch.float64, device=values.device)
+        score_sum, n_bad, n_real = torch.stack([values.sum().double(), bad.sum().double(), total]).tolist()
+        if not math.isfinite(score_sum):
+            check_no_nan(torch.isnan(values), p.real, p.time_series, "predictions", _WHERE)
         if n_bad:
-            first = parts[1].nonzero()[0].tolist()
-            raise ValueError(f"{_WHERE}: {n_bad} class-index labels at real steps are outside [0, {c}); the "
-                             f"first is at example {first[0]}" + (f", step {first[1]}" if time_series else ""))
-        return n_real
+            first = bad.nonzero()[0].tolist()
+            c = max(2, p.predictions.shape[1])
+            raise ValueError(f"{_WHERE}: {int(n_bad)} class-index labels at real steps are outside [0, {c}); "
+                             f"the first is at example {first[0]}" + (f", step {first[1]}" if p.time_series else ""))
+        return int(n_real)
 
     def _ensure_state(self, device: torch.device, c: int) -> None:
         if self._cm is None:

@@ -45,7 +45,7 @@ def bincount(index: torch.Tensor, size: int) -> torch.Tensor:
     an ``index_add_`` into a fixed-size buffer is used instead, which never syncs.
 
     Shape:
-        index: int64, any shape, every value in ``[0, size)``; returns int64 ``[size]``.
+        index: int32 or int64, any shape, every value in ``[0, size)``; returns int64 ``[size]``.
     """
     flat = index.reshape(-1)
     if flat.device.type == "cpu":
@@ -66,22 +66,24 @@ class Prepared:
     Attributes:
         labels: ``[N, C, T]`` as given (floating), or int64 class indices ``[N, T]``.
         predictions: ``[N, C, T]``.
-        real: bool ``[N, T]`` (or ``[N, C, T]`` for per-output masks), or None when every step is real.
+        mask: float32 0/1 ``[N, T]`` (or ``[N, C, T]`` for per-output masks), 1 at real
+            steps; None when every step is real.
         time_series: whether the input was 3-D (steps are then reported as such).
     """
 
     labels: torch.Tensor
     predictions: torch.Tensor
-    real: torch.Tensor | None
+    mask: torch.Tensor | None
     time_series: bool
 
     @property
-    def n(self) -> int:
-        return self.predictions.shape[0]
-
-    @property
-    def t(self) -> int:
-        return self.predictions.shape[2]
+    def real(self) -> torch.Tensor | None:
+        """The mask as bool (True at real steps), or None."""
+        if self.mask is None:
+            return None
+        if not hasattr(self, "_real"):
+            self._real = self.mask.bool()
+        return self._real
 
 
 def prepare(labels, predictions, mask, where: str, *, index_labels: bool = False,
@@ -98,7 +100,7 @@ def prepare(labels, predictions, mask, where: str, *, index_labels: bool = False
         device: where the evaluation keeps its state; defaults to the predictions' device.
 
     Shape:
-        returns predictions ``[N, C, T]``, labels ``[N, C, T]`` or ``[N, T]``, real ``[N, T]`` or ``[N, C, T]``.
+        returns predictions ``[N, C, T]``, labels ``[N, C, T]`` or ``[N, T]``, mask ``[N, T]`` or ``[N, C, T]``.
 
     Raises:
         ValueError: wrong ranks, disagreeing shapes, non-floating predictions, bad mask shapes.
@@ -131,32 +133,33 @@ def prepare(labels, predictions, mask, where: str, *, index_labels: bool = False
         raise ValueError(f"{where}: labels must have shape {expected} to match predictions, "
                          f"got {tuple(labs.shape)}")
 
-    real = _real_steps(mask, n, c, t, time_series, per_output_mask, device, where)
-    return Prepared(labels=labs, predictions=preds3, real=real, time_series=time_series)
+    weights = _mask_weights(mask, n, c, t, time_series, per_output_mask, device, where)
+    return Prepared(labels=labs, predictions=preds3, mask=weights, time_series=time_series)
 
 
-def _real_steps(mask, n: int, c: int, t: int, time_series: bool, per_output: bool,
-                device: torch.device, where: str) -> torch.Tensor | None:
-    """The mask as bool "real step" flags: ``[N, T]``, or ``[N, C, T]`` for a per-output mask."""
+def _mask_weights(mask, n: int, c: int, t: int, time_series: bool, per_output: bool,
+                  device: torch.device, where: str) -> torch.Tensor | None:
+    """The mask as float32 0/1 (1 where nonzero): ``[N, T]``, or ``[N, C, T]`` for a per-output mask."""
     if mask is None:
         return None
     m = as_tensor(mask, "mask", where).to(device)
     shape = tuple(m.shape)
+    m = torch.ne(m, 0, out=torch.empty(shape, dtype=torch.float32, device=device))  # nonzero = real
     if time_series:
         if shape == (n, t):
-            return m != 0                                                        # [N, T]
+            return m                                                             # [N, T]
         if shape == (n, c, t):
             if per_output:
-                return m != 0                                                    # [N, C, T]
+                return m                                                         # [N, C, T]
             raise ValueError(f"{where}: per-output masks [N, C, T] are not supported here; give an [N, T] "
                              f"mask (use EvaluationBinary or RegressionEvaluation for per-output masks)")
         allowed = f"[N, T] = {[n, t]}" + (f" or [N, C, T] = {[n, c, t]}" if per_output else "")
     else:
         if shape in ((n,), (n, 1)):
-            return (m != 0).reshape(n, 1)                                        # [N, 1]
+            return m.reshape(n, 1)                                               # [N, 1]
         if shape == (n, c) and c != 1:
             if per_output:
-                return (m != 0).unsqueeze(-1)                                    # [N, C, 1]
+                return m.unsqueeze(-1)                                           # [N, C, 1]
             raise ValueError(f"{where}: per-output masks [N, C] are not supported here; give an [N] mask "
                              f"(use EvaluationBinary or RegressionEvaluation for per-output masks)")
         allowed = f"[N] = {[n]}" + (f" or [N, C] = {[n, c]}" if per_output else "")

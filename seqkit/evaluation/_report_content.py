@@ -62,7 +62,14 @@ def _metrics_section(ev, data: dict) -> Section:
              ["Macro F1", data["macro"]["f1"]], ["Micro F1 (= accuracy)", data["micro"]["f1"]],
              ["Real steps evaluated", data["num_steps"]], ["Classes", data["num_classes"]]]
     blocks = [Table(["Metric", "Value"], rows),
-              Text(f"Precision, recall and F1 above: {data['averaging']}.", "note")]
+              Text(f"Precision, recall and F1 in the first rows: {data['averaging']}. Macro averages leave out "
+                   "classes whose value is 0/0; micro averages pool the counts and equal accuracy here.", "note"),
+              Text("Every real step of every sequence counts once; masked (padding) steps are left out of "
+                   "every figure.", "note"),
+              Text("MCC is the multi-class Matthews correlation (scikit-learn's matthews_corrcoef); "
+                   f"top-{ev.top_n} accuracy counts a step as right when fewer than {ev.top_n} classes "
+                   "score above the true one." if ev.top_n > 1 else
+                   "MCC is the multi-class Matthews correlation (scikit-learn's matthews_corrcoef).", "note")]
     names = ev.class_names
     for metric in ("precision", "recall"):
         excluded = data["excluded_classes"][metric]
@@ -143,7 +150,7 @@ def classification_document(ev) -> Document:
     data = classification_dict(ev)
     summary = [("Accuracy", data["accuracy"])]
     if ev.top_n > 1:
-        summary.append((f"Top-{ev.top_n} accuracy", data["top_n_accuracy"]))
+        summary.append((f"Top-{ev.top_n} acc.", data["top_n_accuracy"]))
     summary += [("F1", data["f1"]), ("Precision", data["precision"]), ("Recall", data["recall"]),
                 ("MCC", data["matthews_correlation"]), ("Real steps", data["num_steps"]),
                 ("Classes", data["num_classes"] or 0)]

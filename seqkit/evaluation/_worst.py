@@ -34,21 +34,22 @@ class WorstSequences:
         self._seen = 0
 
     def add_batch(self, keys, scores: torch.Tensor, actual: torch.Tensor, correct: torch.Tensor,
-                  real: torch.Tensor | None) -> None:
+                  weights: torch.Tensor | None) -> None:
         """Offer one batch of sequences, from class scores and per-step outcomes.
 
         Shape:
             scores: ``[N, C, T]``; actual: int64 ``[N, T]`` (valid class indices);
-            correct: bool ``[N, T]`` (False at padding); real: bool ``[N, T]`` or None.
+            correct: float ``[N, T]`` 1.0 where correct (0.0 at padding); weights: float
+            ``[N, T]`` 1.0 at real steps, or None.
         """
         true_score = scores.gather(1, actual.unsqueeze(1)).squeeze(1).double()     # [N, T]
-        real_ = real if real is not None else torch.ones_like(correct)
-        wrong = real_ & ~correct                                                    # [N, T]
-        first_real = real_.to(torch.uint8).argmax(dim=1)                            # [N]
-        first_wrong = wrong.to(torch.uint8).argmax(dim=1)                           # [N]
-        first_error = torch.where(wrong.any(dim=1), first_wrong - first_real, -1)   # [N]
-        score_sum = torch.where(real_, true_score, 0.0).sum(dim=1)                  # [N]
-        self.add(keys, real_.sum(dim=1), wrong.sum(dim=1), score_sum, first_error)
+        real = weights if weights is not None else torch.ones_like(correct)         # [N, T] 0/1
+        wrong = real - correct                                                      # [N, T] 0/1
+        first_real = real.argmax(dim=1)                                             # [N]
+        first_wrong = wrong.argmax(dim=1)                                           # [N]
+        first_error = torch.where(wrong.amax(dim=1) > 0, first_wrong - first_real, -1)  # [N]
+        score_sum = torch.where(real > 0, true_score, 0.0).sum(dim=1)               # [N]
+        self.add(keys, real.sum(dim=1).long(), wrong.sum(dim=1).long(), score_sum, first_error)
 
     def add(self, keys, steps: torch.Tensor, wrong: torch.Tensor, true_score_sum: torch.Tensor,
             first_error: torch.Tensor) -> None:

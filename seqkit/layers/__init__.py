@@ -17,6 +17,14 @@ from ._mask_zero import MaskZero
 from ._output import LossHead, Output, RnnLoss, RnnOutput
 from ._preprocessors import CnnToRnn, FeedForwardToRnn, Preprocessor, RnnToFeedForward
 from ._time_distributed import TimeDistributed
+from ._cells import GRUCell, LSTMCell, SimpleRNNCell
+from ._graves import GravesLSTM
+from ._gru import GRU
+from ._lstm import LSTM
+from ._recurrent import Recurrent
+from ._rnn import RNN
+from ._simple_rnn import SimpleRNN
+from ._stacked import StackedRNNCells
 
 __all__ = sorted([
     "Bidirectional",
@@ -47,4 +55,14 @@ __all__ = sorted([
     "get_activation",
     "Layer",
     "register_layer",
+    "GRU",
+    "GRUCell",
+    "GravesLSTM",
+    "LSTM",
+    "LSTMCell",
+    "RNN",
+    "Recurrent",
+    "SimpleRNN",
+    "SimpleRNNCell",
+    "StackedRNNCells",
 ])

@@ -94,6 +94,7 @@ class RNNCellBase(Layer):
     """
 
     state_keys: tuple[str, ...] = ("h",)
+    _seqkit_cell = True                  # has the split protocol (_dropout_ctx, _project, _step)
 
     def __init__(self, units: int, n_in: int | None = None, *, dropout: float = 0.0,
                  recurrent_dropout: float = 0.0, use_bias: bool = True):

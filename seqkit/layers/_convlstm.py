@@ -1,10 +1,14 @@
 """ConvLSTM1D, ConvLSTM2D, ConvLSTM3D: LSTMs whose matmuls are convolutions (Keras semantics).
 
 Layout: channels first with time at dim 2, as every seqkit sequence tensor:
-input ``[N, C, T, *spatial]`` (Keras's channels_last ``(N, T, *spatial, C)``
-is ``x.permute(0, -1, 1, 2, ...)`` away). The input convolutions of all T
-steps run as one convolution call (time folded into the batch); only the
-recurrent convolution runs inside the step loop.
+input ``[N, C, T, *spatial]``. From Keras's channels_last ``(N, T, *spatial, C)``
+that is ``x.movedim(-1, 1)``; from its channels_first ``(N, T, C, *spatial)``,
+``x.transpose(1, 2)``. Outputs and states are ``[N, F, ...]`` likewise.
+
+The input convolutions of all T steps run as one convolution call (time
+folded into the batch); only the recurrent convolution runs inside the step
+loop, which is :func:`~seqkit.layers._recurrent.masked_loop` (state carried
+and output zero at masked steps).
 """
 
 from __future__ import annotations
@@ -26,10 +30,9 @@ _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 
 def _int_tuple(value, rank: int, what: str, owner: str) -> tuple[int, ...]:
     """An int or a length-``rank`` sequence of positive ints, as a tuple."""
-    items = (value,) * rank if isinstance(value, (int, np.integer)) and not isinstance(value, bool) \
-        else tuple(value) if isinstance(value, (tuple, list)) else None
-    if (items is None or len(items) != rank
-            or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0 for v in items)):
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * rank
+    if len(items) != rank or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0
+                                 for v in items):
         raise ConfigError(f"{owner}: {what} must be a positive int or {rank} positive ints, got {value!r}")
     return tuple(int(v) for v in items)
 
@@ -248,7 +251,8 @@ class _ConvLSTM(Recurrent):
         """
         owner, r = type(self).__name__, self.rank
         if not isinstance(arrays, (list, tuple)):
-            raise ValueError(f"{owner}: set_keras_weights takes a list of arrays, got {type(arrays).__name__}")
+            raise ValueError(f"{owner}: set_keras_weights takes a list of arrays, "
+                             f"got {type(arrays).__name__}")
         arrays = [np.asarray(a.detach().cpu() if isinstance(a, torch.Tensor) else a) for a in arrays]
         n_expected = 3 if self.use_bias else 2
         if len(arrays) != n_expected:

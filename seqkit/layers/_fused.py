@@ -35,6 +35,7 @@ zeroed this way (tanh saturates to +-1) and take a ``where`` over the output.
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import torch
@@ -69,11 +70,15 @@ def _call(kind, xs, h0, c0, weights):
 def _saturating_weights(weights: list[torch.Tensor], units: int) -> list[torch.Tensor]:
     """LSTM weights with one more input column: -S to the input and output gates, +S to forget."""
     w_ih = weights[0]                                                    # [4H, F]
-    col = w_ih.new_zeros(4 * units, 1)
-    col[:units] = -_SATURATE
-    col[units:2 * units] = _SATURATE
-    col[3 * units:] = -_SATURATE
+    col = _saturating_column(units, w_ih.dtype, w_ih.device)             # [4H, 1]
     return [torch.cat([w_ih, col], dim=1)] + list(weights[1:])           # [4H, F+1]
+
+
+@functools.lru_cache(maxsize=32)
+def _saturating_column(units: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    with torch.inference_mode(False), torch.no_grad():                  # a plain, shareable constant
+        sign = torch.tensor([-1.0, 1.0, 0.0, -1.0], dtype=dtype)         # gates i, f, g, o
+        return (sign * _SATURATE).repeat_interleave(units).unsqueeze(1).to(device)
 
 
 def gather_steps(xs: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ from torch import nn
 from .._errors import ConfigError
 from ._base import Layer
 from ._mask import check_mask
-from ._recurrent import Recurrent, StepMask
+from ._recurrent import StepMask
 
 __all__ = ["InnerWrapper", "LastTimeStep"]
 
@@ -199,7 +199,7 @@ class LastTimeStep(InnerWrapper):
                 layer without the recurrent state API.
         """
         x = self._check_x(x)
-        if not isinstance(self.inner, Recurrent) and not hasattr(self.inner, "run"):
+        if not hasattr(self.inner, "run"):
             raise ValueError(f"LastTimeStep: the wrapped {type(self.inner).__name__} has no run() "
                              f"(not a recurrent layer), so it cannot be run step by step")
         idx = self._last_index(mask, x, flip=False)

@@ -20,8 +20,9 @@ a complete state dict. Layers whose input or state is not ``[N, F, T]`` /
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping
 
+import numpy as np
 import torch
 
 from .._errors import ConfigError
@@ -71,9 +72,11 @@ class StepMask:
     def runs(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
         """``(starts, lengths, one_run_each)`` as :func:`single_runs` gives them, on the host."""
         if self._runs is None:
-            src = self._host if self._host is not None else self.values
-            starts, lengths, contiguous = single_runs(src)
-            self._runs = (starts.cpu(), lengths.cpu(), contiguous)
+            if self._host is not None:
+                self._runs = _host_runs(self._host)
+            else:
+                starts, lengths, contiguous = single_runs(self.values)
+                self._runs = (starts.cpu(), lengths.cpu(), contiguous)
         return self._runs
 
     def last_index(self, where: str) -> torch.Tensor:
@@ -90,6 +93,19 @@ class StepMask:
         """The mask reversed along time."""
         host = self._host.flip(1) if self._host is not None else None
         return StepMask._wrap(self.values.flip(1), host)
+
+
+def _host_runs(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """:func:`single_runs` for a CPU mask, in numpy (a few microseconds)."""
+    mask = mask.detach()
+    if mask.dtype in (torch.bfloat16, torch.float16):
+        mask = mask.float()
+    real = mask.numpy() != 0                                             # [N, T]
+    lengths = real.sum(axis=1)
+    starts = real.argmax(axis=1)                                         # first real step (0 if none)
+    rises = (real[:, 1:] & ~real[:, :-1]).sum(axis=1) + real[:, 0]       # 0 -> 1 edges
+    return (torch.from_numpy(starts.astype(np.int64)), torch.from_numpy(lengths.astype(np.int64)),
+            bool((rises <= 1).all()))
 
 
 def masked_loop(step: Step, xs: torch.Tensor, mask: StepMask | None,
@@ -218,11 +234,15 @@ class Recurrent(Layer):
 
         ``dtype`` and ``device`` default to the weights' (or torch's defaults).
         """
-        p = next(self.parameters(), None)
+        p = self._a_weight()
         dtype = dtype if dtype is not None else (p.dtype if p is not None else torch.get_default_dtype())
         device = device if device is not None else (p.device if p is not None else None)
         return {k: torch.zeros((n,) + tuple(self.state_shape(k)), dtype=dtype, device=device)
                 for k in self.state_keys}
+
+    def _a_weight(self) -> torch.Tensor | None:
+        """Any parameter (for the module's dtype and device), or None."""
+        return next(self.parameters(), None)
 
     def _zero_state(self, x: torch.Tensor) -> State:
         """Zero states for input ``x``; override when the state shape depends on ``x``."""
@@ -270,7 +290,7 @@ class Recurrent(Layer):
         if x.shape[2] == 0:
             raise ValueError(f"{name}: input has no time steps (shape {tuple(x.shape)})")
         self._build_like(x)
-        p = next(self.parameters(), None)
+        p = self._a_weight()
         if p is not None and p.dtype != x.dtype:
             raise ValueError(f"{name}: input dtype {x.dtype} differs from the weights' {p.dtype}; "
                              f"convert the input or the layer (e.g. layer.to(torch.float64))")

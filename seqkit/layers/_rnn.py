@@ -59,6 +59,10 @@ class RNN(Recurrent):
         self._state_sizes = dict(zip(keys, sizes))
         self._maybe_build()
 
+    def _a_weight(self) -> torch.Tensor | None:
+        w = getattr(self.cell, "weight_ih", None)
+        return w if isinstance(w, torch.Tensor) else super()._a_weight()
+
     def state_shape(self, key: str) -> tuple[int, ...]:
         return (self._state_sizes[key],)
 

@@ -44,6 +44,8 @@ td.text { white-space: normal; overflow-wrap: anywhere; }
 table.narrow { max-width: 560px; }
 tbody tr:hover { background: #f9fafb; }
 .note { color: var(--muted); font-size: 12px; margin: 8px 0 0; }
+.aside p { margin: 0 0 10px; }
+.aside p.note { font-size: 13px; line-height: 1.55; }
 .warning { color: var(--warn); background: #fffbeb; border: 1px solid #fde68a; border-radius: 8px;
   padding: 8px 12px; margin: 10px 0 0; font-size: 13px; }
 .banner { background: #eff6ff; border: 1px solid #bfdbfe; color: #1e3a8a; border-radius: 8px;
@@ -92,6 +94,10 @@ def _section(section: Section) -> str:
         body = f'<div class="grid"><div>{drawn[0]}</div><div>{"".join(tables)}</div></div>'
     elif drawn:
         body = f'<div class="grid">{"".join(drawn)}</div>' + "".join(tables)
+    elif len(tables) == 1 and texts and all(isinstance(b, Text) and b.style != "pre"
+                                            for b in section.blocks if not isinstance(b, Table)):
+        return (f'<section><h2>{escape(section.title)}</h2><div class="grid"><div>{tables[0]}</div>'
+                f'<div class="aside">{"".join(texts)}</div></div></section>')          # notes beside the table
     else:
         body = "".join(tables)
     return f"<section><h2>{escape(section.title)}</h2>{body}{''.join(texts)}</section>"

@@ -78,8 +78,8 @@ def test_batches_pull_chunks_lazily(tmp_path, monkeypatch):
     pulled = []
     original = reader._chunks
 
-    def counting(text=None):
-        for chunk in original(text):
+    def counting(text=None, **hints):
+        for chunk in original(text, **hints):
             pulled.append(len(chunk))
             yield chunk
     reader._chunks = counting
@@ -181,3 +181,37 @@ def test_write_parquet_round_trip(tmp_path, dtype):
         readers.write_parquet(source, out, dtype="int32")
     with pytest.raises(ValueError, match="key_column"):
         readers.write_parquet(source, out, key_column="a")
+
+
+def test_streaming_holds_one_row_group_not_the_file(tmp_path):
+    rng = np.random.default_rng(0)
+    seqs = [rng.normal(size=(50, 2)) for _ in range(4000)]            # 3.2 MB of float64
+    path = write_nested_parquet(tmp_path / "big.parquet", seqs, ["x", "y"], row_group_size=100)
+    reader = readers.ParquetSequenceReader(path)
+    before, peak, seen = pa.total_allocated_bytes(), 0, 0
+    for batch in readers.SequenceBatches(reader, batch_size=50):
+        peak = max(peak, pa.total_allocated_bytes() - before)
+        seen += len(batch)
+    assert seen == 4000
+    assert peak < 3.2e6 / 4                                            # a few row groups, not the file
+
+
+def test_long_parquet_text_column_needs_classes(tmp_path):
+    pq.write_table(pa.table({"id": [1, 1], "v": [1.0, 2.0], "tag": [None, "b"]}), tmp_path / "t.parquet")
+    reader = readers.ParquetSequenceReader(tmp_path / "t.parquet", id_column="id")
+    with pytest.raises(SequenceDataError, match=r"t\.parquet, row 2, column 'tag': column holds text"):
+        list(reader)
+    batches = readers.SequenceBatches(reader, batch_size=1, label_column="tag", classes=["a", "b"])
+    with pytest.raises(SequenceDataError, match=r"row 1, column 'tag': unknown class label.*found None"):
+        list(batches)
+
+
+def test_explicit_filesystem(tmp_path):
+    import pyarrow.fs as pafs
+    (tmp_path / "data" / "k=1").mkdir(parents=True)
+    write_nested_parquet(tmp_path / "data" / "k=1" / "p.parquet", [np.ones((2, 1))], ["x"])
+    filesystem = pafs.SubTreeFileSystem(str(tmp_path), pafs.LocalFileSystem())
+    reader = readers.ParquetSequenceReader("data", filesystem=filesystem)
+    (record,) = reader
+    assert record.columns == ("x", "k") and record.key == "data/k=1/p.parquet#1"
+    np.testing.assert_array_equal(record.values, [[1, 1], [1, 1]])

@@ -230,12 +230,18 @@ def test_every_cut_and_flipped_byte_is_a_clean_result(tmp_path):
         assert got.config == {"a": [1, 2]} and torch.equal(got.parameters["w"], torch.arange(6.0))
 
 
-def test_tampered_member_is_a_clear_error(tmp_path):
+@pytest.mark.parametrize("same_size", [True, False])
+def test_tampered_member_is_a_clear_error(tmp_path, same_size):
     path = tmp_path / "model.seqkit"
     _write_full(path)
-    forged = json.dumps({**CONFIG, "learning_rate": 10.0}).encode()
+    with zipfile.ZipFile(path) as zf:
+        original = zf.read("config.json")
+    forged = (original.replace(b'"net"', b'"NET"') if same_size
+              else json.dumps({**CONFIG, "learning_rate": 10.0}).encode())
+    assert forged != original and (len(forged) == len(original)) == same_size
     _rewrite(path, "config.json", forged, update_checksum=False)
-    with pytest.raises(ModelFileError, match="tampered or corrupted: member config.json"):
+    detail = "does not match its SHA-256" if same_size else "bytes, the manifest says"
+    with pytest.raises(ModelFileError, match=f"tampered or corrupted: member config.json.*{detail}"):
         read_model_file(path)
 
 

@@ -179,8 +179,8 @@ def test_gradcheck_each_mode():
 
 
 def test_errors():
-    with pytest.raises(ConfigError, match=r"unknown mode 'max'; expected one of 'concat', 'add', 'mul', 'average' "
-                       r"\(or Keras's aliases 'sum', 'ave'\)"):
+    with pytest.raises(ConfigError, match=r"unknown mode 'max'; expected one of 'concat', 'add', 'mul', "
+                                          r"'average' \(or Keras's aliases 'sum', 'ave'\)"):
         Bidirectional(LSTM(2), "max")
     with pytest.raises(ConfigError, match="must be a recurrent layer"):
         Bidirectional(Dense(3))
@@ -259,9 +259,10 @@ def test_keras_parity_return_state(masked):
     got = ours(torch.as_tensor(x).permute(0, 2, 1),
                None if mask is None else torch.as_tensor(mask, dtype=torch.float32))
     assert len(got) == 5
-    torch.testing.assert_close(got[0].detach().permute(0, 2, 1), torch.as_tensor(want[0]), atol=1e-5, rtol=1e-5)
+    tol = dict(atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got[0].detach().permute(0, 2, 1), torch.as_tensor(want[0]), **tol)
     for a, b in zip(got[1:], want[1:]):
-        torch.testing.assert_close(a.detach(), torch.as_tensor(b), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(a.detach(), torch.as_tensor(b), **tol)
 
 
 # -- keras.md §9 oracles (constant weights: kernel 0.01, recurrent 0.02, bias 0.03) ----------
@@ -271,6 +272,9 @@ def _const(kind, n_in, units, kernel=0.01, recurrent=0.02, bias=0.03):
     if kind == "lstm":
         b[units:2 * units] = 1.0                                # unit_forget_bias: forget bias exactly 1
     return [np.full((n_in, g), kernel, dtype="float32"), np.full((units, g), recurrent, dtype="float32"), b]
+
+
+TOL = dict(atol=1e-5, rtol=1e-5)
 
 
 def _ntf(shape):
@@ -287,10 +291,10 @@ def test_oracle_9_correctness():
     torch.testing.assert_close(bi(x), want, atol=1e-5, rtol=1e-5)
     ave = Bidirectional(SimpleRNN(2, 4, return_sequences=False), "ave")
     ave.set_keras_weights(_const("simple_rnn", 4, 2) * 2)
-    torch.testing.assert_close(ave(x), torch.tensor([[0.24845785] * 2, [0.6288199] * 2]), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ave(x), torch.tensor([[0.24845785] * 2, [0.6288199] * 2]), **TOL)
     mul = Bidirectional(SimpleRNN(2, 4, return_sequences=False), "mul")    # custom backward weights
     mul.set_keras_weights(_const("simple_rnn", 4, 2) + _const("simple_rnn", 4, 2, kernel=0.03, bias=0.01))
-    torch.testing.assert_close(mul(x), torch.tensor([[0.08374989] * 2, [0.6740834] * 2]), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(mul(x), torch.tensor([[0.08374989] * 2, [0.6740834] * 2]), **TOL)
     gru = Bidirectional(GRU(2, 4), "sum")
     gru.set_keras_weights(_const("gru", 4, 2) * 2)
     want = torch.tensor([[0.20937867, 0.34462988, 0.40290534], [0.59829646, 0.6734641, 0.6479671]])

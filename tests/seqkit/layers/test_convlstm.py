@@ -52,13 +52,15 @@ def test_keras_parity(rank, config):
     masked[1, [0, 2]] = False
     tol = dict(atol=1e-5, rtol=1e-5)
     for mask in (None, masked):
-        want_y, want_h, want_c = (torch.as_tensor(keras.ops.convert_to_numpy(a)) for a in theirs(x, mask=mask))
+        want_y, want_h, want_c = (torch.as_tensor(keras.ops.convert_to_numpy(a))
+                                  for a in theirs(x, mask=mask))
         m = None if mask is None else torch.as_tensor(mask, dtype=torch.float32)
         y, h, c = ours(_ours(x), m)
         real = torch.ones(x.shape[:2], dtype=torch.bool) if mask is None else torch.as_tensor(mask)
         # Keras carries the previous output at masked steps; seqkit outputs zero there
-        torch.testing.assert_close(_keras_layout(y).movedim(1, 0)[real.t()], want_y.movedim(1, 0)[real.t()], **tol)
-        assert torch.all(y.movedim(2, 0)[~real.t()] == 0)
+        steps = real.t()                                                   # [T, N]
+        torch.testing.assert_close(_keras_layout(y).movedim(1, 0)[steps], want_y.movedim(1, 0)[steps], **tol)
+        assert torch.all(y.movedim(2, 0)[~steps] == 0)
         torch.testing.assert_close(_keras_layout(h), want_h, **tol)
         torch.testing.assert_close(_keras_layout(c), want_c, **tol)
         torch.testing.assert_close(_keras_layout(last(_ours(x), m)), want_h, **tol)
@@ -75,7 +77,7 @@ def _loop_3d(layer, x, mask, h, c):
         x_t = x[:, :, t]
         if layer.padding == "same":
             pads = []
-            for size, k, s in zip(reversed(x_t.shape[2:]), reversed(layer.kernel_size), reversed(layer.strides)):
+            for size, k, s in reversed(list(zip(x_t.shape[2:], layer.kernel_size, layer.strides))):
                 total = max(0, (-(-size // s) - 1) * s + k - size)
                 pads += [total // 2, total - total // 2]
             x_t = F.pad(x_t, pads)
@@ -168,7 +170,8 @@ def test_masking_semantic_each_example_alone(device):
     torch.manual_seed(1)
     layer = ConvLSTM2D(2, 3, n_in=2, padding="same", return_state=True).to(device=device, dtype=torch.float64)
     x = torch.randn(3, 2, 5, 4, 4, dtype=torch.float64, device=device)
-    mask = torch.tensor([[1, 1, 1, 0, 0], [0, 0, 1, 1, 1], [0, 1, 0, 1, 0]], dtype=torch.float64, device=device)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [0, 0, 1, 1, 1], [0, 1, 0, 1, 0]],
+                        dtype=torch.float64, device=device)
     y, h, c = layer(x, mask)
     for n in range(3):
         real = torch.nonzero(mask[n]).flatten()
@@ -259,7 +262,8 @@ def test_errors():
     with pytest.raises(ValueError, match=r"state 'h' must have shape \(2, 2, 3, 3\)"):
         layer(torch.randn(2, 2, 3, 5, 5), initial_state=[torch.zeros(2, 2, 5, 5)] * 2)
     with pytest.raises(ValueError, match="example 1 .*entirely masked"):
-        ConvLSTM1D(2, 3, return_sequences=False)(torch.randn(2, 1, 3, 4), torch.tensor([[1, 0, 0], [0, 0, 0]]))
+        ConvLSTM1D(2, 3, return_sequences=False)(torch.randn(2, 1, 3, 4),
+                                                 torch.tensor([[1, 0, 0], [0, 0, 0]]))
     with pytest.raises(ValueError, match="pass spatial= to initial_state"):
         ConvLSTM1D(2, 3).initial_state(2)
     with pytest.raises(ValueError, match="expected 3 Keras arrays"):

@@ -40,7 +40,7 @@ def test_no_mask_is_last_step_and_a_mask_changes_it():
     torch.testing.assert_close(y, inner(x)[:, :, -1])
     first5 = torch.zeros(2, 24)
     first5[:, :5] = 1
-    assert not torch.allclose(layer(x, first5), y)                            # mask of the first 5 of 24 differs
+    assert not torch.allclose(layer(x, first5), y)              # a mask of the first 5 of 24 changes it
     torch.testing.assert_close(layer(x, first5), inner(x[:, :, :5])[:, :, -1])
 
 
@@ -76,7 +76,7 @@ def test_wraps_any_sequence_layer_lazily():
     y = layer(x, mask)
     assert y.shape == (2, 4) and layer.n_in == 3
     torch.testing.assert_close(y[0], layer.inner(x)[0, :, 2])
-    bi = LastTimeStep(Bidirectional(LSTM(2, 3)))                            # DL4J's LastTimeStep(Bidirectional)
+    bi = LastTimeStep(Bidirectional(LSTM(2, 3)))                # DL4J's LastTimeStep(Bidirectional)
     assert bi(x, mask).shape == (2, 4)
 
 

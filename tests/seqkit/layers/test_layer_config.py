@@ -26,7 +26,7 @@ from seqkit.layers._config import layer_from_config, layer_to_config
 from seqkit.layers._losses import MeanSquaredError
 
 # Public Layer subclasses that are bases, not layers one constructs.
-BASES = {"Layer", "Preprocessor"}
+BASES = {"Layer", "Preprocessor", "Recurrent"}  # base classes, never built directly
 
 
 def cls(name: str) -> type:

@@ -1,0 +1,223 @@
+"""Masked recurrent training steps: seqkit against Keras 3 (torch backend) and bare torch.nn.
+
+One training step = forward over a right-padded batch, mean-square loss over
+the ``[N, H, T]`` (or ``[N, T, H]``) outputs, backward. Lengths are drawn
+uniformly from 40%-100% of T. Sides, all on the same data, in one process:
+
+* seqkit ``LSTM`` / ``GRU`` / ``SimpleRNN`` / ``GravesLSTM`` with the mask
+  (``[N, F, T]`` input, ``[N, T]`` mask kept on the CPU as batches arrive);
+* Keras 3 ``LSTM`` / ``GRU`` / ``SimpleRNN`` on the torch backend with the same
+  boolean mask (``[N, T, F]`` input);
+* bare ``torch.nn.LSTM`` / ``GRU`` / ``RNN`` (``batch_first``) on the same padded
+  tensor with no masking at all (the cost floor of the fused kernel);
+* GravesLSTM (peepholes, no fused kernel) against bare ``torch.nn.LSTM`` of the
+  same size.
+
+Timing: the sides of one comparison alternate in rounds after a warm-up; each
+round times a few steps; the table shows the median per-step time over the
+rounds. ratio = peer time / seqkit time (> 1: seqkit faster). Targets: vs Keras
+>= 5x (small shape) and >= 2x (large); vs bare torch >= 0.85x; GravesLSTM vs
+nn.LSTM >= 0.4x.
+
+    .venv/bin/python benchmarks/layers.py            # full run (about 2-3 min), updates RESULTS.md
+    .venv/bin/python benchmarks/layers.py --quick    # a smoke run, prints only
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from seqkit.layers import GRU, LSTM, GravesLSTM, SimpleRNN  # noqa: E402
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+SHAPES = {"small": (32, 12, 29, 64), "large": (64, 32, 100, 128)}   # N, F, T, H
+OURS = {"LSTM": LSTM, "GRU": GRU, "SimpleRNN": SimpleRNN, "GravesLSTM": GravesLSTM}
+BARE = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "SimpleRNN": torch.nn.RNN,
+        "GravesLSTM": torch.nn.LSTM}
+TARGET_KERAS = {"small": 5.0, "large": 2.0}
+TARGET_BARE = 0.85
+TARGET_GRAVES = 0.4
+
+
+def make_batch(n: int, f: int, t: int, seed: int = 0):
+    """Features ``[N, F, T]``, a right-padded float mask ``[N, T]`` (lengths 40%-100% of T)."""
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(int(0.4 * t), t + 1, (n,), generator=g)
+    mask = (torch.arange(t)[None, :] < lengths[:, None]).float()
+    x = torch.randn(n, f, t, generator=g) * mask[:, None, :]
+    return x, mask
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def time_steps(step, device: str, n: int) -> float:
+    """Seconds per step over ``n`` steps."""
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(n):
+        step()
+    sync(device)
+    return (time.perf_counter() - start) / n
+
+
+def compare(sides: dict, device: str, rounds: int, per_round: dict) -> dict[str, float]:
+    """Median seconds per step of each side, the sides alternating in rounds."""
+    for name, step in sides.items():                                     # warm-up
+        time_steps(step, device, max(1, per_round[name] // 2))
+    samples = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, step in sides.items():
+            samples[name].append(time_steps(step, device, per_round[name]))
+    return {name: statistics.median(v) for name, v in samples.items()}
+
+
+def seqkit_step(kind: str, x, mask, h: int, device: str):
+    layer = OURS[kind](h, x.shape[1]).to(device)
+    x = x.to(device)
+
+    def step():
+        y = layer(x, mask)                                               # mask stays on the host
+        y.square().mean().backward()
+    return step
+
+
+def bare_step(kind: str, x, h: int, device: str):
+    rnn = BARE[kind](x.shape[1], h, batch_first=True).to(device)
+    x_ntf = x.permute(0, 2, 1).contiguous().to(device)                   # [N, T, F]
+
+    def step():
+        y, _ = rnn(x_ntf)
+        y.square().mean().backward()
+    return step
+
+
+def keras_step(kind: str, x, mask, h: int, device: str):
+    import keras
+    layer = getattr(keras.layers, kind)(h, return_sequences=True)
+    x_ntf = x.permute(0, 2, 1).contiguous().to(device)
+    layer.build(tuple(x_ntf.shape))
+    bool_mask = mask.bool().to(device)
+
+    def step():
+        y = layer(x_ntf, mask=bool_mask, training=True)
+        y.square().mean().backward()
+    return step
+
+
+def run(quick: bool, device: str) -> list[dict]:
+    rows = []
+    kinds = ["LSTM", "GRU", "SimpleRNN"]
+    for shape_name, (n, f, t, h) in SHAPES.items():
+        x, mask = make_batch(n, f, t)
+        small = shape_name == "small"
+        rounds = 3 if quick else (15 if small else 7)
+        for kind in kinds:
+            ours = seqkit_step(kind, x, mask, h, device)
+            per = {"seqkit": 20 if small else 3, "bare": 20 if small else 3}
+            times = compare({"seqkit": ours, "bare": bare_step(kind, x, h, device)}, device, rounds, per)
+            rows.append(_row(kind, shape_name, "bare torch.nn (no mask)", times, TARGET_BARE))
+            per = {"seqkit": 10 if small else 2, "keras": 2 if small else 1}
+            times = compare({"seqkit": ours, "keras": keras_step(kind, x, mask, h, device)}, device,
+                            max(3, rounds // 2), per)
+            rows.append(_row(kind, shape_name, "Keras 3 (torch backend), masked", times,
+                             TARGET_KERAS[shape_name]))
+            print(rows[-2]["line"], rows[-1]["line"], sep="\n", flush=True)
+        per = {"seqkit": 10 if small else 2, "bare": 20 if small else 3}
+        times = compare({"seqkit": seqkit_step("GravesLSTM", x, mask, h, device),
+                         "bare": bare_step("GravesLSTM", x, h, device)}, device, rounds, per)
+        rows.append(_row("GravesLSTM", shape_name, "bare torch.nn.LSTM (no mask)", times, TARGET_GRAVES))
+        print(rows[-1]["line"], flush=True)
+    return rows
+
+
+def _row(kind: str, shape: str, peer: str, times: dict, target: float) -> dict:
+    ours = times["seqkit"]
+    other = next(v for k, v in times.items() if k != "seqkit")
+    ratio = other / ours
+    n, f, t, h = SHAPES[shape]
+    row = {"kind": kind, "shape": f"{shape} (N={n}, F={f}, T={t}, H={h})", "peer": peer,
+           "ours_ms": ours * 1e3, "peer_ms": other * 1e3, "ratio": ratio, "target": target,
+           "result": "pass" if ratio >= target else "MISS"}
+    row["line"] = (f"| {kind} masked | {row['shape']} | {peer} | {row['ours_ms']:.2f} | "
+                   f"{row['peer_ms']:.2f} | {ratio:.2f} | >= {target:g} | {row['result']} |")
+    return row
+
+
+def machine(device: str) -> str:
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import keras
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    dev = torch.cuda.get_device_name(0) if device.startswith("cuda") else "CPU"
+    return (f"Machine: {os.cpu_count()} cores ({cpu}), device {dev}, torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), keras {keras.__version__}, numpy {np.__version__}, "
+            f"Python {platform.python_version()}; load average at start {load}.")
+
+
+def write_section(text: str) -> None:
+    """Replace (or append) the ``## Layers`` section of RESULTS.md, leaving other sections alone."""
+    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    pattern = re.compile(r"^## Layers\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(old):
+        new = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", old)
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    RESULTS.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="few rounds; print only")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    info = machine(args.device)
+    print(info)
+    header = ("| layer | shape | peer | seqkit (ms/step) | peer (ms/step) | ratio peer/seqkit | "
+              "target | result |\n|---|---|---|---:|---:|---:|---:|---|")
+    print(header)
+    start = time.perf_counter()
+    rows = run(args.quick, args.device)
+    elapsed = time.perf_counter() - start
+    command = "`.venv/bin/python benchmarks/layers.py" + (
+        f" --device {args.device}" if args.device != "cpu" else "") + "`"
+    text = "\n".join([
+        "## Layers", "",
+        f"Command: {command} (from the repository root; {elapsed:.0f} s in all).",
+        info, "",
+        "One training step: forward over a right-padded batch (lengths 40%-100% of T), "
+        "mean-square loss over all outputs, backward. Medians of per-round means, the sides "
+        "alternating in rounds after a warm-up; ratio = peer time / seqkit time (> 1: seqkit faster). "
+        "seqkit gets the `[N, T]` mask (kept on the CPU, as batches arrive); Keras the same boolean "
+        "mask; bare torch.nn runs the same padded tensor with no mask at all.", "",
+        header, *[r["line"] for r in rows], "",
+    ])
+    if not (args.quick or args.no_write):
+        write_section(text)
+        print(f"updated {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Loading a trained model with its data description, for ``evaluate`` and ``predict``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+from .._persist import load
+from ._errors import CliError
+from ._runinfo import FILE_NAME, RunInfo, find_run_info
+
+__all__ = ["LoadedModel", "is_regression", "load_model"]
+
+
+def is_regression(net) -> bool:
+    """True when the network's output layer has a regression loss (mse, mae)."""
+    head = net.layers[-1]
+    return getattr(getattr(head, "loss_fn", None), "name", "") in ("mse", "mae")
+
+
+@dataclass
+class LoadedModel:
+    """A network and what it expects of its data (None when the model has no ``data.json``)."""
+
+    net: object
+    info: RunInfo | None
+    path: str
+
+    @property
+    def n_outputs(self) -> int | None:
+        try:
+            return int(self.net.layers[-1].n_out)
+        except (AttributeError, TypeError, NotImplementedError):
+            return None
+
+
+def load_model(path: str, device: str | None) -> LoadedModel:
+    """``seqkit.load`` plus the run's ``data.json`` (a note on stderr when there is none)."""
+    from ._run import resolve_device
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(2, "no such model file", path)
+    if os.path.isdir(path):
+        raise CliError(f"{path} is a folder; give the model file in it (e.g. {path}/model.seqkit)")
+    net = load(path, device=resolve_device(device))
+    info = find_run_info(path)
+    if info is None:
+        print(f"seqkit: note: no {FILE_NAME} next to {path}: the data is read as the options say and "
+              f"not standardised", file=sys.stderr)
+    return LoadedModel(net, info, path)

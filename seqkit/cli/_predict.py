@@ -1,0 +1,162 @@
+"""``seqkit predict``: a trained model's predictions, one Parquet row per sequence.
+
+Columns (``steps`` counts the real steps of the input sequence):
+
+==================  =========================================================
+classification, one label per sequence (the network ends in ``Output``)
+-----------------------------------------------------------------------------
+``key``             string: the sequence key (file path, id value, key column)
+``steps``           int32
+``prediction``      int64: the predicted class index
+``label``           string: its class name (when the model has class names)
+``probabilities``   list<float32>: the output for each class
+==================  =========================================================
+
+With a per-step output (``RnnOutput``), ``prediction`` is list<int64>,
+``label`` list<string> and ``probabilities`` list<list<float32>>, one entry
+per real step. Regression networks (mse or mae loss) write ``prediction`` as
+list<float32> (the K targets) or, per step, list<list<float32>>.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ._args import add_source_arguments, positive, source_from_args
+from ._data import BatchSpec, make_batches
+from ._errors import CliError
+from ._model import is_regression, load_model
+from ._normalize import Standardized
+
+__all__ = ["add_parser", "run"]
+
+HELP = "predict with a trained model; write one Parquet row per sequence"
+EXAMPLE = """\
+examples:
+  seqkit predict runs/sc/model.seqkit 'datasets/synthetic_control/test/features/%d.csv' \\
+      --start 0 --end 149 --out predictions.parquet
+
+Columns: key, steps, prediction (class index), label (class name, when known)
+and probabilities (list<float32>); per-step networks write lists per step,
+regression networks the predicted values. See docs/cli.md.
+"""
+
+
+def add_parser(sub, common):
+    parser = sub.add_parser("predict", help=HELP, description=HELP.capitalize() + ".", epilog=EXAMPLE,
+                            parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", metavar="MODEL", help="a model file written by seqkit train")
+    add_source_arguments(parser, source="data", labels=False)
+    parser.add_argument("--out", required=True, metavar="PREDICTIONS.parquet", help="the file to write")
+    parser.add_argument("--batch-size", type=positive, help="sequences per batch (default 256)")
+    parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _feature_columns(source, info) -> list | None:
+    """The trained-on feature columns when the data has them under those names, else None."""
+    if info is None or not info.feature_columns:
+        return None
+    columns = [str(c) for c in source.reader().columns]
+    wanted = [str(c) for c in info.feature_columns]
+    if columns == wanted:
+        return None
+    if set(wanted) <= set(columns):
+        return wanted
+    if len(columns) != len(wanted):
+        raise CliError(f"the model was trained on {len(wanted)} feature column(s) {wanted}; the data "
+                       f"has {columns}. Select them with --columns")
+    return None
+
+
+def _schema(kind: str, per_step: bool, names) -> pa.Schema:
+    def nest(t):
+        return pa.list_(t) if per_step else t
+    fields = [pa.field("key", pa.string()), pa.field("steps", pa.int32())]
+    if kind == "regression":
+        fields.append(pa.field("prediction", nest(pa.list_(pa.float32()))))
+    else:
+        fields.append(pa.field("prediction", nest(pa.int64())))
+        if names:
+            fields.append(pa.field("label", nest(pa.string())))
+        fields.append(pa.field("probabilities", nest(pa.list_(pa.float32()))))
+    return pa.schema(fields)
+
+
+def _rows(out: np.ndarray, mask, keys, kind: str, names) -> dict:
+    """Columns for one batch. ``out`` is ``[N, C]`` or ``[N, C, T]``; ``mask`` ``[N, T]`` or None."""
+    n = out.shape[0]
+    lengths = np.full(n, out.shape[2] if out.ndim == 3 else 1) if mask is None else \
+        mask.sum(axis=1).astype(np.int64)
+    cols = {"key": [str(k) for k in keys], "steps": lengths.astype(np.int32).tolist()}
+    if out.ndim == 2:
+        values = out.astype(np.float32)
+        if kind == "regression":
+            cols["prediction"] = values.tolist()
+            return cols
+        index = values.argmax(axis=1)
+        cols["prediction"] = index.tolist()
+        if names:
+            cols["label"] = [names[i] for i in index.tolist()]
+        cols["probabilities"] = values.tolist()
+        return cols
+    per_example = []
+    for i in range(n):
+        steps = out[i] if mask is None else out[i][:, mask[i] != 0]          # [C, t]
+        per_example.append(steps.T.astype(np.float32))                        # [t, C]
+    if kind == "regression":
+        cols["prediction"] = [p.tolist() for p in per_example]
+        return cols
+    index = [p.argmax(axis=1) for p in per_example]
+    cols["prediction"] = [ix.tolist() for ix in index]
+    if names:
+        cols["label"] = [[names[j] for j in ix.tolist()] for ix in index]
+    cols["probabilities"] = [p.tolist() for p in per_example]
+    return cols
+
+
+def run(args) -> int:
+    if not args.out.lower().endswith((".parquet", ".pq", ".parq")):
+        raise CliError(f"--out must be a .parquet file, got {args.out}")
+    model = load_model(args.model, args.device)
+    info = model.info
+    source = source_from_args(args, source="data", defaults=info.read if info is not None else None)
+    batch = info.batch if info is not None else BatchSpec()
+    batches = make_batches(source, batch, labelled=False, batch_size=args.batch_size or 256,
+                           feature_columns=_feature_columns(source, info))
+    data = Standardized(batches, info.standardizer if info is not None else None)
+    kind = "regression" if is_regression(model.net) else "classification"
+    names = info.class_names if info is not None and kind == "classification" else None
+    writer, count, partial = None, 0, f"{args.out}.partial"
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    try:
+        for item in data:
+            out = model.net.output(item.features, item.features_mask)
+            if names and len(names) != out.shape[1]:
+                names = None
+            if writer is None:
+                schema = _schema(kind, out.ndim == 3, names)
+                writer = pq.ParquetWriter(partial, schema, compression="zstd")
+            cols = _rows(out, item.features_mask, item.keys, kind, names)
+            writer.write_table(pa.Table.from_pydict(cols, schema=schema))
+            count += len(item)
+        if writer is None:
+            raise CliError(f"{source.describe()}: no sequences to predict")
+        writer.close()
+        writer = None
+        os.replace(partial, args.out)
+    finally:
+        if writer is not None:
+            writer.close()
+        if os.path.exists(partial):
+            os.remove(partial)
+    print(f"wrote {count:,} predictions to {args.out} (columns: {', '.join(schema.names)})",
+          file=sys.stdout)
+    return 0

@@ -1,0 +1,219 @@
+"""One training run from a checked config: data, network, fit, model file, test report.
+
+``seqkit train`` and ``seqkit demo`` both call :func:`train_run`. The run
+folder receives:
+
+- ``model.seqkit``: the trained network (``seqkit.load`` reads it);
+- ``data.json``: reading options, feature columns, classes and normalisation
+  statistics for ``evaluate`` and ``predict``;
+- ``metrics.jsonl``: one JSON object per epoch;
+- ``checkpoints/``: ``checkpoint-e<epoch>-i<iteration>.seqkit`` files; ``--resume``
+  continues from the newest of these and the model file (by iteration);
+- ``report.html`` (or as configured): the test split's evaluation, when there is one;
+- ``config.toml``: a copy of the configuration.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import time
+from dataclasses import dataclass, replace
+
+from .._input_type import InputType
+from .._listeners import Checkpoint, EarlyStopping
+from .._modelfile import read_model_file
+from .._network import Sequential
+from ._config import RunConfig
+from ._data import BatchSpec, make_batches
+from ._errors import CliError
+from ._layers import build_layers
+from ._listeners import InterruptStop, MetricsLog
+from ._normalize import Standardized, fit_standardizer
+from ._runinfo import FILE_NAME, READ_KEYS, RunInfo
+
+__all__ = ["CHECKPOINTS", "RunResult", "evaluate_split", "resolve_device", "train_run"]
+
+CHECKPOINTS = "checkpoints"
+_PREFIX = "checkpoint"
+_DEFAULT_SEED = 12345
+
+
+@dataclass
+class RunResult:
+    """What a run produced.
+
+    Attributes:
+        out_dir: the run folder.
+        model: the model file (None when interrupted).
+        checkpoint: the checkpoint written on Ctrl-C (None otherwise).
+        metrics: the metrics log.
+        report: the test report (None without a test split or report).
+        evaluation: the test evaluation, or None.
+        net: the network.
+        seconds: wall time of the run.
+    """
+
+    out_dir: str
+    model: str | None
+    checkpoint: str | None
+    metrics: str
+    report: str | None
+    evaluation: object
+    net: Sequential
+    seconds: float
+
+    @property
+    def interrupted(self) -> bool:
+        return self.checkpoint is not None
+
+
+def resolve_device(name: str | None) -> str:
+    """``"auto"`` (or None) is CUDA when available, else the CPU; other names as given."""
+    import torch
+
+    if name in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise CliError(f"device {name!r} asked for, but torch sees no CUDA device; use cpu or auto")
+    return name
+
+
+def _read_options(config: RunConfig) -> dict:
+    source = config.splits["train"]
+    return {k: getattr(source, k) for k in READ_KEYS if getattr(source, k) is not None}
+
+
+def _start_fresh(out_dir: str, metrics: str) -> None:
+    """A new run in an existing folder replaces its metrics log and checkpoints."""
+    if os.path.exists(metrics):
+        os.remove(metrics)
+    for path in glob.glob(os.path.join(out_dir, CHECKPOINTS, f"{_PREFIX}-e*-i*.seqkit")):
+        os.remove(path)
+
+
+def _listeners(config: RunConfig, out_dir: str, metrics: MetricsLog) -> list:
+    train = config.train
+    items = [metrics, Checkpoint(os.path.join(out_dir, CHECKPOINTS), prefix=_PREFIX,
+                                 every_iterations=train["checkpoint_every_iterations"],
+                                 every_epochs=train["checkpoint_every_epochs"],
+                                 keep_last=train["keep_last"])]
+    if train["early_stopping"] is not None:
+        items.append(EarlyStopping(**train["early_stopping"]))
+    return items
+
+
+def _iteration(path: str) -> int:
+    state = read_model_file(path, map_location="cpu").training_state or {}
+    return int(state.get("iteration", 0))
+
+
+def _resume_point(out_dir: str, model_name: str) -> str | None:
+    """The newest of the latest checkpoint and the finished model (by iteration), or None."""
+    candidates = [Checkpoint.latest(os.path.join(out_dir, CHECKPOINTS), prefix=_PREFIX),
+                  os.path.join(out_dir, model_name)]
+    found = [(_iteration(p), p) for p in candidates if p is not None and os.path.isfile(p)]
+    return max(found)[1] if found else None
+
+
+def _copy_config(config: RunConfig, out_dir: str) -> None:
+    if config.file is None:
+        return
+    target = os.path.join(out_dir, "config.toml")
+    if os.path.abspath(config.file) != os.path.abspath(target):
+        shutil.copyfile(config.file, target)
+
+
+def evaluate_split(net, source, batch: BatchSpec, standardizer, names, *, batch_size: int | None = None):
+    """Evaluate ``net`` on one split (standardised like the training data)."""
+    data = Standardized(make_batches(source, batch, batch_size=batch_size), standardizer)
+    return net.evaluate(data, labels=None if batch.regression else names)
+
+
+def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int | None = None,
+              device: str | None = None, progress: bool | None = None, printer=print) -> RunResult:
+    """Train as ``config`` says, writing the run folder (module docstring).
+
+    Args:
+        config: the checked configuration.
+        out_dir: the run folder (created if missing).
+        resume: continue from the newest checkpoint in ``out_dir/checkpoints``.
+        epochs: overrides ``[train] epochs``.
+        device: overrides ``[network] device``.
+        progress: a tqdm bar per epoch (None: on a terminal outside CI).
+        printer: receives the progress lines.
+
+    Raises:
+        CliError: ``resume`` without a checkpoint.
+        readers.SequenceDataError, ConfigError, ValueError: bad data or settings.
+    """
+    start = time.perf_counter()
+    out_dir = os.fspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    metrics_path = os.path.join(out_dir, config.output["metrics"])
+    resume_from = None
+    if resume:
+        resume_from = _resume_point(out_dir, config.output["model"])
+        if resume_from is None:
+            raise CliError(f"--resume: no checkpoint in {os.path.join(out_dir, CHECKPOINTS)} and no "
+                           f"model file in {out_dir}; start the run without --resume")
+    else:
+        _start_fresh(out_dir, metrics_path)
+    batch = config.batch
+    if batch.seed is None:
+        batch = replace(batch, seed=config.network.get("seed", _DEFAULT_SEED))
+    train_source = config.splits["train"]
+    train_batches = make_batches(train_source, batch, training=True)
+    standardizer = None
+    if config.normalize:
+        previous = os.path.join(out_dir, FILE_NAME)
+        if resume and os.path.isfile(previous):
+            standardizer = RunInfo.load(previous).standardizer
+        else:
+            printer("computing normalisation statistics from the training data")
+            standardizer = fit_standardizer(make_batches(train_source, batch, batch_size=1024))
+    n_outputs = train_batches.num_outputs
+    info = RunInfo(batch, _read_options(config), list(train_batches.feature_columns),
+                   list(train_batches.label_columns), n_outputs, standardizer)
+    info.save(out_dir)
+    _copy_config(config, out_dir)
+    train = Standardized(train_batches, standardizer)
+    validation = None
+    if "validation" in config.splits:
+        validation = Standardized(make_batches(config.splits["validation"], batch), standardizer)
+
+    net = Sequential(build_layers(config.layers, n_outputs),
+                     input_type=InputType.recurrent(train_batches.num_features),
+                     device=resolve_device(device or config.network.get("device")),
+                     **config.sequential_kwargs())
+    total = epochs or config.train["epochs"]
+    metrics = MetricsLog(metrics_path, validation, printer)
+    printer(f"training on {train_source.describe()}: {train_batches.num_features} feature channel(s), "
+            f"{n_outputs} {'target(s)' if batch.regression else 'classes'}, {len(train)} batches per "
+            f"epoch, {total} epochs, device {net.device}"
+            + (f"; resuming from {resume_from}" if resume_from else ""))
+    stop = InterruptStop()
+    interrupted = False
+    with stop:
+        try:
+            net.fit(train, total, listeners=[*_listeners(config, out_dir, metrics), stop],
+                    validation=validation, resume_from=resume_from, progress=progress)
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted or stop.interrupted:
+        path = os.path.join(out_dir, CHECKPOINTS,
+                            f"{_PREFIX}-e{net.epoch:04d}-i{net.iteration:09d}.seqkit")
+        net.save(path)
+        return RunResult(out_dir, None, path, metrics_path, None, None, net,
+                         time.perf_counter() - start)
+    model_path = os.path.join(out_dir, config.output["model"])
+    net.save(model_path)
+    evaluation = report = None
+    if "test" in config.splits:
+        evaluation = evaluate_split(net, config.splits["test"], batch, standardizer, info.class_names)
+        if config.output["report"]:
+            report = os.path.join(out_dir, config.output["report"])
+            evaluation.report(report)
+    return RunResult(out_dir, model_path, None, metrics_path, report, evaluation, net,
+                     time.perf_counter() - start)
