@@ -112,6 +112,8 @@ def main() -> int:
     args = parser.parse_args()
 
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    shared = " (the machine was shared: absolute times are noisy, the alternating runs keep the ratios fair)" \
+        if os.getloadavg()[0] > (os.cpu_count() or 1) else ""
     chunks = make_chunks(args.steps, args.classes, args.sequences, args.length, args.seed)
     slots = sum(m.size for _, _, m in chunks)
     real = int(sum(m.sum() for _, _, m in chunks))
@@ -152,7 +154,7 @@ def main() -> int:
         f"float32 `[N, C, T]` scores, one-hot float32 labels and an `[N, T]` mask. "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
         f"with {args.threads} thread(s) (numpy and scikit-learn run on one core), CPU only; load average at "
-        f"start {load}.", "",
+        f"start {load}{shared}.", "",
         *table, "",
         f"Target (seqkit >= 5x faster than scikit-learn end to end): {verdict} "
         f"({t_e2e / t_seqkit:.1f}x). Against `confusion_matrix` alone, with argmax and masking done for it "

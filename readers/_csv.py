@@ -64,7 +64,10 @@ class CSVSequenceReader:
         - `id_column`: one long table in one or many files, one row per step.
           Rows are grouped by id in order of first appearance and kept in file
           order, or sorted by `order_column`. The key is the id value (text).
-          The whole table is read into memory (about 8 bytes per value).
+          The whole table is read into memory (about 8 bytes per value):
+          unlike Parquet, CSV cannot give the id column alone without
+          parsing every byte, so a streamed two-pass read would parse the
+          text twice. Convert a long table bigger than memory to Parquet.
 
     Args:
         source: see Layouts.

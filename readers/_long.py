@@ -107,6 +107,37 @@ def group_long(channels: list, ids: pa.Array, order: np.ndarray | None, *,
                        columns=columns, locate_row=locate_row, order_name=order_name)
 
 
+def _sort_by_order(codes: np.ndarray, order: np.ndarray, names: pa.Array, locate_row: Callable,
+                   order_name) -> np.ndarray | None:
+    """The permutation `[R]` grouping rows by code, each code's rows by `order`; None if already so.
+
+    Raises:
+        SequenceDataError: a NaN or inf order value, or one repeated within an id.
+    """
+    if order.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(order))
+        if len(bad):
+            source, row = locate_row(int(bad[0]))
+            raise SequenceDataError("order value is not a finite number", source=source, row=row,
+                                    column=order_name, expected="a number", found=order[bad[0]])
+    same = codes[1:] == codes[:-1]
+    if np.all((codes[1:] > codes[:-1]) | (same & (order[1:] > order[:-1]))):
+        return None                                   # grouped, strictly increasing: no repeats
+    perm = np.lexsort((order, codes))                 # [R], stable
+    sorted_order = order[perm]
+    dup = np.flatnonzero((codes[perm[1:]] == codes[perm[:-1]]) & (sorted_order[1:] == sorted_order[:-1]))
+    if len(dup):
+        first, second = int(perm[dup[0]]), int(perm[dup[0] + 1])
+        src1, row1 = locate_row(first)
+        source, row = locate_row(second)
+        raise SequenceDataError(
+            f"order value repeats within id {names[int(codes[second])].as_py()!r} "
+            f"(first at {src1}, row {row1})",
+            source=source, row=row, column=order_name, expected="distinct order values per id",
+            found=order[second])
+    return perm
+
+
 def group_codes(channels: list, codes: np.ndarray, names: pa.Array, order: np.ndarray | None, *,
                 columns: tuple, locate_row: Callable, order_name=None) -> Chunk:
     """Group rows whose sequence is already known as a code 0..n-1 (its rank of first appearance).
@@ -134,34 +165,11 @@ def group_codes(channels: list, codes: np.ndarray, names: pa.Array, order: np.nd
     n = len(names)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(codes, minlength=n), out=offsets[1:])
-
     if order is None:
         grouped = bool(np.all(codes[1:] >= codes[:-1]))
         perm = None if grouped else np.argsort(codes, kind="stable")   # [R]
     else:
-        bad = np.flatnonzero(~np.isfinite(order)) if order.dtype.kind == "f" else ()
-        if len(bad):
-            source, row = locate_row(int(bad[0]))
-            raise SequenceDataError("order value is not a finite number", source=source, row=row,
-                                    column=order_name, expected="a number", found=order[bad[0]])
-        same = codes[1:] == codes[:-1]
-        in_order = (codes[1:] > codes[:-1]) | (same & (order[1:] > order[:-1]))
-        perm = None if in_order.all() else np.lexsort((order, codes))  # stable
-        sorted_codes = codes if perm is None else codes[perm]
-        sorted_order = order if perm is None else order[perm]
-        dup = np.flatnonzero((sorted_codes[1:] == sorted_codes[:-1])
-                             & (sorted_order[1:] == sorted_order[:-1]))
-        if len(dup):
-            first, second = int(dup[0]), int(dup[0]) + 1
-            if perm is not None:
-                first, second = int(perm[first]), int(perm[second])
-            src1, row1 = locate_row(first)
-            source, row = locate_row(second)
-            raise SequenceDataError(
-                f"order value repeats within id {names[int(codes[second])].as_py()!r} "
-                f"(first at {src1}, row {row1})",
-                source=source, row=row, column=order_name, expected="distinct order values per id",
-                found=order[second])
+        perm = _sort_by_order(codes, order, names, locate_row, order_name)
 
     if perm is not None:
         channels = [np.take(ch, perm) for ch in channels]   # C x [R], grouped

@@ -1,12 +1,16 @@
-"""ParquetSequenceReader: nested or long Parquet data sets, streamed by row group.
+"""ParquetSequenceReader: nested or long Parquet data sets, streamed.
 
 Files are found through `pyarrow.dataset` (a file, a list of files, a glob, a
 directory or a hive-partitioned data set, on any filesystem pyarrow knows),
-then each file is read row group by row group with
-`ParquetFile.iter_batches`, so memory stays bounded by a row group;
+then each file is read row group by row group with `ParquetFile.iter_batches`
+(pre-buffering off), a block of rows at a time, the next block decoding in a
+background thread while the current one is converted and padded.
 `Dataset.to_batches` is avoided because its memory grows while streaming
 (apache/arrow#39808), and so is one `iter_batches` over all row groups,
-which pre-buffers the whole file.
+which with pre-buffering on holds every row group asked for.
+
+Nested rows become chunks block by block (`_nested`). A long table is read in
+two passes, ids first (`_long_stream`), so that it streams too.
 """
 
 from __future__ import annotations
@@ -73,11 +77,19 @@ class ParquetSequenceReader:
           columns of a row must have the same length. The key is the
           `key_column` value, else `path#row` (1-based row in the file); a
           file written by `write_parquet` names its key column in its
-          metadata and that is used by default. Rows stream by record batch
-          of 2048 sequences: memory is bounded by a row group.
+          metadata and that is used by default. Rows are read
+          `max(batch_size, 512)` at a time, one block ahead: memory follows
+          the batch (and at most one row group's column chunks).
         - long (`id_column`): one row per step, grouped by id in order of
-          first appearance, sorted by `order_column` when given. The whole
-          table (selected columns) is read into memory.
+          first appearance, sorted by `order_column` when given. Read in two
+          passes: the id column alone, then every column in blocks of 65,536
+          rows; each sequence is emitted once its last row has been read
+          (after the sequences that appeared before it). Memory is bounded
+          by how interleaved the ids are, not by the table: for rows grouped
+          by id, about three blocks (the current one, the one decoding ahead,
+          the one queued) plus one sequence, and a few bytes per distinct id;
+          an id whose rows span the whole table keeps every later sequence
+          waiting, up to the whole table.
 
     Args:
         source: a Parquet file, a list of files, a glob, a directory or a
@@ -89,6 +101,9 @@ class ParquetSequenceReader:
             labels (`SequenceBatches(classes=...)`).
         filesystem: a pyarrow or fsspec filesystem holding `source` (a path,
             directory or list of paths on it); by default local paths or URIs.
+
+    Shape:
+        each record's `values` are float64 `[T, C]`: T steps, C = `len(columns)`.
 
     Iterating yields `Record`s; each iteration reads the files again.
     """

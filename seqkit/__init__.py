@@ -13,7 +13,7 @@ from ._listeners import Checkpoint, EarlyStopping, Listener, ProgressBar, ScoreL
 from ._network import Sequential
 from ._options import options
 from ._persist import load
-from ._training import NonFiniteLossError
+from ._fit_state import NonFiniteLossError
 
 __all__ = sorted([
     "all_reduce_evaluation",

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._shapes import core_layer, is_bidirectional
+from ._shapes import core_layer, inner_layer, is_bidirectional, is_last_time_step
 from .layers._preprocessors import Preprocessor
 from .layers._recurrent import Recurrent, StepMask
 
@@ -60,6 +60,17 @@ def slice_mask(mask, start: int, stop: int):
 
 def _values(mask: StepMask | None) -> torch.Tensor | None:
     return None if mask is None else mask.values
+
+
+def _mask_for(layer, mask: StepMask | None):
+    """The ``StepMask`` itself for layers that take one (recurrent layers, LastTimeStep around
+    one: they then read padding from its CPU copy, no device sync), else its ``[N, T]`` values."""
+    if mask is None:
+        return None
+    if isinstance(layer, Recurrent) or (is_last_time_step(layer)
+                                        and isinstance(inner_layer(layer), Recurrent)):
+        return mask
+    return mask.values
 
 
 def _last_step(y: torch.Tensor, mask: StepMask | None, where: str) -> torch.Tensor:
@@ -142,7 +153,7 @@ def run_layers(net, x: torch.Tensor, mask: StepMask | None, *, stop: int | None 
         elif states is not None and carries_state(layer):
             x, mask = _run_carried(i, layer, x, mask, states, back, streaming)
         else:
-            y = layer(x, mask) if isinstance(layer, Recurrent) else layer(x, _values(mask))
+            y = layer(x, _mask_for(layer, mask))
             if isinstance(y, (tuple, list)):                              # return_state=True
                 y = y[0]
             if mask is not None and (y.dim() < 3 or y.dim() < x.dim() or y.shape[2] != x.shape[2]):
@@ -165,8 +176,7 @@ def carries_state(layer) -> bool:
 
 def _run_carried(i: int, layer, x, mask, states: dict, back, streaming: bool):
     """A recurrent layer (or a wrapper around one) from ``states[i]``; stores the new state."""
-    arg = mask if isinstance(layer, Recurrent) else _values(mask)
-    y, final = run_recurrent(layer, x, arg, states.get(i), back)
+    y, final = run_recurrent(layer, x, _mask_for(layer, mask), states.get(i), back)
     states[i] = {k: v.detach() for k, v in final.items()}
     if y.dim() < x.dim():                                                # LastTimeStep.run
         return y, None

@@ -20,7 +20,7 @@ from torch import nn
 from ._errors import ConfigError
 from ._inference import InferenceMixin
 from ._input_type import InputType
-from ._options import WEIGHT_INITS, check_option, resolve_option
+from ._options import check_option, resolve_option
 from ._parameters import apply_weight_init
 from ._persist import PersistMixin
 from ._forward import carries_state
@@ -210,12 +210,28 @@ class Sequential(TrainingMixin, StreamingMixin, InferenceMixin, PersistMixin, nn
         p = next(self.parameters(), None)
         return p.device if p is not None else self._device
 
+    def to(self, *args, **kwargs):
+        """``torch.nn.Module.to``; also remembered for a network not built yet."""
+        device, dtype, _, _ = torch._C._nn._parse_to(*args, **kwargs)
+        if device is not None:
+            self._device = torch.device(device)
+        if dtype in (torch.float32, torch.float64):
+            self.dtype = dtype
+        return super().to(*args, **kwargs)
+
     def _apply(self, fn, *args, **kwargs):
         out = super()._apply(fn, *args, **kwargs)
         p = next(self.parameters(), None)
         if p is not None:
             self._device = p.device
+            if p.dtype in (torch.float32, torch.float64):
+                self.dtype = p.dtype
         self._stream_state = {}
+        if getattr(self, "_optimizer", None) is not None:      # keep the updater state with its params
+            for param, state in self._optimizer.state.items():
+                for key, value in state.items():
+                    if isinstance(value, torch.Tensor) and value.dim() > 0 and value.device != param.device:
+                        state[key] = value.to(param.device)
         return out
 
     # -- checks -------------------------------------------------------------------------------

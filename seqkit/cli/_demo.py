@@ -90,11 +90,10 @@ def run(args) -> int:
           f"test series {test.start}..{test.end} (config {path})")
     start = time.perf_counter()
     result = train_run(config, args.out, epochs=args.epochs, device=args.device,
-                       progress=False if args.no_progress else None)
+                       progress=False if args.no_progress else None, summary=True)
     if result.interrupted:
         print(f"seqkit: interrupted; checkpoint saved to {result.checkpoint}")
         return 130
-    print(result.net.summary())
     print(result.evaluation.stats())
     print(f"test accuracy: {result.evaluation.accuracy():.4f} "
           f"({time.perf_counter() - start:.0f} s in all)")

@@ -90,11 +90,11 @@ def _schema(kind: str, per_step: bool, names) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _rows(out: np.ndarray, mask, keys, kind: str, names) -> dict:
-    """Columns for one batch. ``out`` is ``[N, C]`` or ``[N, C, T]``; ``mask`` ``[N, T]`` or None."""
+def _rows(out: np.ndarray, mask, steps: int, keys, kind: str, names) -> dict:
+    """Columns for one batch. ``out`` is ``[N, C]`` or ``[N, C, T]``; ``mask`` ``[N, T]`` or None;
+    ``steps`` is T, the batch's padded length."""
     n = out.shape[0]
-    lengths = np.full(n, out.shape[2] if out.ndim == 3 else 1) if mask is None else \
-        mask.sum(axis=1).astype(np.int64)
+    lengths = np.full(n, steps) if mask is None else mask.sum(axis=1).astype(np.int64)
     cols = {"key": [str(k) for k in keys], "steps": lengths.astype(np.int32).tolist()}
     if out.ndim == 2:
         values = out.astype(np.float32)
@@ -144,7 +144,7 @@ def run(args) -> int:
             if writer is None:
                 schema = _schema(kind, out.ndim == 3, names)
                 writer = pq.ParquetWriter(partial, schema, compression="zstd")
-            cols = _rows(out, item.features_mask, item.keys, kind, names)
+            cols = _rows(out, item.features_mask, item.features.shape[-1], item.keys, kind, names)
             writer.write_table(pa.Table.from_pydict(cols, schema=schema))
             count += len(item)
         if writer is None:

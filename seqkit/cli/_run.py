@@ -132,7 +132,8 @@ def evaluate_split(net, source, batch: BatchSpec, standardizer, names, *, batch_
 
 
 def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int | None = None,
-              device: str | None = None, progress: bool | None = None, printer=print) -> RunResult:
+              device: str | None = None, progress: bool | None = None, printer=print,
+              summary: bool = False) -> RunResult:
     """Train as ``config`` says, writing the run folder (module docstring).
 
     Args:
@@ -143,6 +144,7 @@ def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int |
         device: overrides ``[network] device``.
         progress: a tqdm bar per epoch (None: on a terminal outside CI).
         printer: receives the progress lines.
+        summary: also print the network's layer table before training.
 
     Raises:
         CliError: ``resume`` without a checkpoint.
@@ -188,10 +190,16 @@ def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int |
                      device=resolve_device(device or config.network.get("device")),
                      **config.sequential_kwargs())
     total = epochs or config.train["epochs"]
+    if summary:
+        printer(net.summary())
     metrics = MetricsLog(metrics_path, validation, printer)
+    try:
+        per_epoch = f"{len(train)} batches per epoch"
+    except TypeError:                                  # a long table's size is known once read
+        per_epoch = f"batches of {batch.batch_size}"
     printer(f"training on {train_source.describe()}: {train_batches.num_features} feature channel(s), "
-            f"{n_outputs} {'target(s)' if batch.regression else 'classes'}, {len(train)} batches per "
-            f"epoch, {total} epochs, device {net.device}"
+            f"{n_outputs} {'target(s)' if batch.regression else 'classes'}, {per_epoch}, "
+            f"{total} epochs, device {net.device}"
             + (f"; resuming from {resume_from}" if resume_from else ""))
     stop = InterruptStop()
     interrupted = False

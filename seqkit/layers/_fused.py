@@ -43,7 +43,7 @@ import torch
 from ._recurrent import State, StepMask
 from ._rnn import RNN
 
-__all__ = ["FusedRecurrent", "fused_run", "gather_steps", "shift_indices"]
+__all__ = ["FusedRecurrent", "fused_run", "gather_steps", "run_carried", "shift_indices"]
 
 _SATURATE = 1e4
 
@@ -60,6 +60,8 @@ def _kernel(kind: str, xs: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor | No
 
 
 def _call(kind, xs, h0, c0, weights):
+    h0 = h0.contiguous()                       # cuDNN wants contiguous states (a user's may be views)
+    c0 = c0.contiguous() if c0 is not None else None
     if xs.is_cuda:
         with warnings.catch_warnings():        # our weights are not one flat cuDNN buffer
             warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
@@ -162,6 +164,41 @@ def fused_run(kind: str, x: torch.Tensor, mask: StepMask | None, state: State,
     if not lstm:                                                         # (LSTM: already exact 0)
         ys = torch.where(mask.real.unsqueeze(2), ys, 0.0)
     return ys.permute(1, 2, 0), final                                    # [N, H, T]
+
+
+def run_carried(kernel, project, x: torch.Tensor, mask: StepMask | None, keys: tuple[str, ...],
+                need_state: bool) -> tuple[torch.Tensor, State | None]:
+    """Masking around a hand-written kernel that returns its carried state sequences.
+
+    ``kernel(xp, real)`` returns ``(seqs, ys)``: one ``[T+1, N, H]`` sequence per
+    state in ``keys`` order (index 0 the initial state; ``seqs[0]`` is h) and, when
+    given a ``real`` mask, the outputs with zeros at masked steps. Masks with
+    gaps go to the kernel's masked loop; otherwise the runs are shifted to t=0
+    as for the fused kernels, the kernel runs unmasked, and each example's final
+    state is ``seq[length]``.
+
+    Shape:
+        x ``[N, F, T]``; ``project`` maps ``[T, N, F]`` to ``[T, N, G]``; returns
+        ``(y [N, H, T], {key: [N, H]} or None)``.
+    """
+    xs = x.permute(2, 0, 1)                                              # [T, N, F]
+    if mask is not None and not mask.runs()[2]:                          # gaps
+        seqs, ys = kernel(project(xs), mask.real)
+        return ys.permute(1, 2, 0), {k: s[-1] for k, s in zip(keys, seqs)}
+    to_start, back = shift_indices(mask, x.device) if mask is not None else (None, None)
+    if to_start is not None:
+        xs = gather_steps(xs, to_start)
+    seqs, _ = kernel(project(xs), None)                                  # [T+1, N, H] each
+    if mask is None:
+        return seqs[0][1:].permute(1, 2, 0), {k: s[-1] for k, s in zip(keys, seqs)}
+    ys = seqs[0][1:] if back is None else gather_steps(seqs[0][1:], back)
+    ys = torch.where(mask.real.unsqueeze(2), ys, 0.0)                    # [T, N, H]
+    final = None
+    if need_state:
+        lengths = mask.runs()[1].to(x.device)
+        rows = torch.arange(x.shape[0], device=x.device)
+        final = {k: s[lengths, rows] for k, s in zip(keys, seqs)}       # state after `length` steps
+    return ys.permute(1, 2, 0), final
 
 
 class FusedRecurrent(RNN):

@@ -9,7 +9,7 @@ from torch import nn
 from .._errors import ConfigError
 from ._cell_base import DropoutCtx, RNNCellBase, resolve_activation
 from ._cells import _init_weights
-from ._fused import gather_steps, shift_indices
+from ._fused import run_carried
 from ._graves_kernel import graves_sequence
 from ._recurrent import State, StepMask
 from ._rnn import RNN
@@ -137,22 +137,8 @@ class GravesLSTM(RNN):
         if not fast or (self.training and cell.recurrent_dropout > 0.0):
             return self._loop(x, mask, state)
         ctx = cell._dropout_ctx(x.shape[0], x)
-        xs = x.permute(2, 0, 1)                                          # [T, N, F]
-        args = (cell.weight_hh, cell.peephole, state["h"], state["c"])
-        if mask is not None and not mask.runs()[2]:                      # gaps: masked loop
-            hs, cs, ys = graves_sequence(cell._project(xs, ctx), *args, mask.real)
-            return ys.permute(1, 2, 0), {"h": hs[-1], "c": cs[-1]}
-        to_start, back = shift_indices(mask, x.device) if mask is not None else (None, None)
-        if to_start is not None:                                         # each run starts at t=0
-            xs = gather_steps(xs, to_start)
-        hs, cs, _ = graves_sequence(cell._project(xs, ctx), *args)      # [T+1, N, H] each
-        if mask is None:
-            return hs[1:].permute(1, 2, 0), {"h": hs[-1], "c": cs[-1]}
-        ys = hs[1:] if back is None else gather_steps(hs[1:], back)     # [T, N, H]
-        ys = torch.where(mask.real.unsqueeze(2), ys, 0.0)
-        final = None
-        if need_state:                                                   # state after `length` steps
-            lengths = mask.runs()[1].to(x.device)
-            rows = torch.arange(x.shape[0], device=x.device)
-            final = {"h": hs[lengths, rows], "c": cs[lengths, rows]}
-        return ys.permute(1, 2, 0), final
+
+        def kernel(xp, real):
+            hs, cs, ys = graves_sequence(xp, cell.weight_hh, cell.peephole, state["h"], state["c"], real)
+            return (hs, cs), ys
+        return run_carried(kernel, lambda xs: cell._project(xs, ctx), x, mask, ("h", "c"), need_state)

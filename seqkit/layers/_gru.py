@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 
 from ._cells import GRUCell
-from ._fused import FusedRecurrent
+from ._fused import FusedRecurrent, run_carried
+from ._gru_kernel import gru_reset_before_sequence
+from ._recurrent import State, StepMask
 
 __all__ = ["GRU"]
 
@@ -25,9 +27,11 @@ class GRU(FusedRecurrent):
         h_t = z ⊙ h_{t-1} + (1 - z) ⊙ n                          # output y_t = h_t
 
     ``reset_after=True`` with tanh/sigmoid runs on torch's fused kernel (masked
-    batches with one run per example included). ``reset_after=False``, other
-    activations, recurrent dropout in training, and masks with gaps use the
-    step loop (input projections of all steps in one matmul).
+    batches with one run per example included; masks with gaps use the step
+    loop). ``reset_after=False`` with tanh/sigmoid runs a hand-written forward
+    and backward loop (:mod:`seqkit.layers._gru_kernel`; any mask). Other
+    activations and recurrent dropout in training use the autograd step loop
+    (input projections of all steps in one matmul).
 
     Args:
         n_out: H.
@@ -63,6 +67,21 @@ class GRU(FusedRecurrent):
         ok = (cell.reset_after and cell.activation_name == "tanh"
               and cell.gate_activation_name == "sigmoid")
         return "gru" if ok else None
+
+    def _run(self, x: torch.Tensor, mask: StepMask | None, state: State,
+             need_state: bool) -> tuple[torch.Tensor, State | None]:
+        cell = self.cell
+        custom = (not cell.reset_after and cell.activation_name == "tanh"
+                  and cell.gate_activation_name == "sigmoid"
+                  and not (self.training and cell.recurrent_dropout > 0.0))
+        if not custom:
+            return super()._run(x, mask, state, need_state)
+        ctx = cell._dropout_ctx(x.shape[0], x)
+
+        def kernel(xp, real):
+            hs, ys = gru_reset_before_sequence(xp, cell.weight_hh, state["h"], real)
+            return (hs,), ys
+        return run_carried(kernel, lambda xs: cell._project(xs, ctx), x, mask, ("h",), need_state)
 
     def _kernel_weights(self) -> list[torch.Tensor]:
         cell = self.cell

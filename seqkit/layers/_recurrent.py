@@ -190,7 +190,8 @@ class Recurrent(Layer):
         stateful: start from the state stored by the previous call (zeros at
             first) and store the final state, detached. The stored state is a
             non-persistent buffer: not a parameter and not saved. A changed
-            batch size is an error until :meth:`reset_state`.
+            batch size is an error until :meth:`reset_state`. An explicit
+            ``initial_state`` is used instead of the stored state.
 
     Input and dtype: ``x`` must be 3-D ``[N, F, T]`` (a single step is
     ``x.unsqueeze(2)``); float32 and float64 both work, the weights follow the

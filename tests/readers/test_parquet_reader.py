@@ -71,20 +71,36 @@ def test_streams_by_record_batch_across_files_and_row_groups(tmp_path, monkeypat
         np.testing.assert_array_equal(record.values, seq)
 
 
+def _recorded(reader) -> list:
+    """Make `reader` note the size of each chunk it yields, in the list returned."""
+    sizes, original = [], reader._chunks
+
+    def recording(text=None, **hints):
+        for chunk in original(text, **hints):
+            sizes.append(len(chunk))
+            yield chunk
+    reader._chunks = recording
+    return sizes
+
+
 def test_batches_pull_chunks_lazily(tmp_path, monkeypatch):
     monkeypatch.setattr(readers._parquet, "_READ_ROWS", 4)
     path = write_nested_parquet(tmp_path / "n.parquet", [np.ones((3, 1))] * 40, ["x"])
     reader = readers.ParquetSequenceReader(path)
-    pulled = []
-    original = reader._chunks
-
-    def counting(text=None, **hints):
-        for chunk in original(text, **hints):
-            pulled.append(len(chunk))
-            yield chunk
-    reader._chunks = counting
+    pulled = _recorded(reader)
     first = next(iter(readers.SequenceBatches(reader, batch_size=2)))
     assert len(first) == 2 and pulled == [4]
+
+
+@pytest.mark.parametrize("batch_size, read", [(2, 4), (7, 7), (9, 8)])
+def test_read_size_follows_the_batch_size(tmp_path, monkeypatch, batch_size, read):
+    monkeypatch.setattr(readers._parquet, "_READ_ROWS", 4)           # the least rows per read
+    path = write_nested_parquet(tmp_path / "n.parquet", [np.ones((2, 1))] * 40, ["x"],
+                                row_group_size=8)                     # a read stops at a row group
+    reader = readers.ParquetSequenceReader(path)
+    sizes = _recorded(reader)
+    assert sum(len(b) for b in readers.SequenceBatches(reader, batch_size=batch_size)) == 40
+    assert max(sizes) == read
 
 
 def test_partitioned_directory(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import REPO, write_tiny_config
+from conftest import REPO, TRAIN_FEATURES, write_tiny_config
 from seqkit import ConfigError
 from seqkit.cli._config import load_config
 from seqkit.cli._errors import ConfigFileError
@@ -93,7 +93,8 @@ def test_wrong_types_are_named(tmp_path):
 
 def test_missing_keys_are_named(tmp_path):
     assert "layers[0].n_out: missing; LSTM needs n_out" in _error(tmp_path, "n_out = 6\n", "\n")
-    assert "data.train.path: missing" in _error(tmp_path, 'path = "', 'paths = "')
+    assert "data.train.path: missing; this key is required" in \
+        _error(tmp_path, f'path = "{TRAIN_FEATURES}"\n', "")
     assert "data.num_classes: missing" in _error(tmp_path, "num_classes = 6\nclass_names = "
                                                  '["normal", "cyclic", "up", "down", "shift up", '
                                                  '"shift down"]', "")
@@ -104,7 +105,8 @@ def test_cross_field_errors(tmp_path):
         _error(tmp_path, "num_classes = 6", "num_classes = 5")
     message = _error(tmp_path, "seed = 7", 'seed = 7\nbackprop = "tbptt"')
     assert message.split(": ")[1] == "network" and "TBPTT" in message
-    message = _error(tmp_path, 'type = "Output"', 'type = "Dense"')
+    message = _error(tmp_path, 'type = "Output"\nactivation = "softmax"\nloss = "mcxent"',
+                     'type = "Dense"\nn_out = 6')
     assert "layers[2].type" in message and "output layer" in message
 
 

@@ -42,7 +42,7 @@ LAYERS = {
 }
 
 #: The layers with a fast path of their own (fused kernel or hand-written loop).
-FAST = ["LSTM", "GRU", "SimpleRNN", "SimpleRNN_relu", "GravesLSTM"]
+FAST = ["LSTM", "GRU", "GRU_reset_before", "SimpleRNN", "SimpleRNN_relu", "GravesLSTM"]
 
 
 def masks(n: int = N, t: int = T) -> dict[str, torch.Tensor]:

@@ -2,7 +2,7 @@
 
 Fast paths: the fused kernels of LSTM, GRU (reset_after=True) and SimpleRNN
 (tanh, relu), with their shift-and-gather handling of one-run masks, and the
-hand-written GravesLSTM loop. Masks with gaps take the loops but are held to
+hand-written loops of GravesLSTM and GRU (reset_after=False). Masks with gaps take the loops but are held to
 the reference too.
 """
 
@@ -120,7 +120,7 @@ def test_float32_fast_path_close_to_float64_reference(name):
         torch.testing.assert_close(s32[k].double(), s64[k], atol=2e-5, rtol=0)
 
 
-@pytest.mark.parametrize("name", ["LSTM", "GRU", "SimpleRNN", "GravesLSTM"])
+@pytest.mark.parametrize("name", ["LSTM", "GRU", "GRU_reset_before", "SimpleRNN", "GravesLSTM"])
 def test_input_dropout_same_masks_as_reference(name):
     layer = make(name, dropout=0.4).train()
     x, mask = inputs(), get_mask("right")

@@ -1,0 +1,118 @@
+"""GRU with ``reset_after=False`` as one autograd Function with a hand-written backward.
+
+torch's fused GRU applies the reset gate after the recurrent matmul; Keras's
+``reset_after=False`` (the original GRU, and older TensorFlow models) applies
+it before, so it needs its own loop. Like the GravesLSTM kernel, the forward
+runs without autograd into preallocated buffers and the backward runs by
+hand, its elementwise factors computed for all steps at once.
+
+Equations (σ = sigmoid, φ = tanh; torch's gate order r, z, n)::
+
+    a   = xp_t                                  # W_ih x_t + b_ih, [N, 3H]
+    r   = σ(a_r + W_hr h_{t-1}) ; z = σ(a_z + W_hz h_{t-1})
+    n   = φ(a_n + W_hn (r ⊙ h_{t-1}))
+    h_t = z ⊙ h_{t-1} + (1 - z) ⊙ n
+
+The Function returns the carried ``hs`` (``[T+1, N, H]``, index 0 the initial
+state) and, with a ``real`` mask (gaps), the outputs with exact zeros at the
+masked steps, where ``h`` is carried.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.autograd.function import once_differentiable
+
+__all__ = ["gru_reset_before_sequence"]
+
+
+class _GRUResetBefore(torch.autograd.Function):
+    """Inputs: xp ``[T, N, 3H]``, w_hh ``[3H, H]``, h0 ``[N, H]``, real bool ``[T, N]`` or None.
+    Outputs: hs ``[T+1, N, H]``; ys ``[T, N, H]`` with ``real`` (else None: ``ys = hs[1:]``)."""
+
+    @staticmethod
+    def forward(ctx, xp, w_hh, h0, real):
+        ctx.set_materialize_grads(False)
+        t_len, n, g3 = xp.shape
+        hu = g3 // 3
+        u_rz, u_n = w_hh[:2 * hu].t(), w_hh[2 * hu:].t()                 # [H, 2H], [H, H]
+        new = xp.new_empty
+        rz_all, n_all, q_all = new(t_len, n, 2 * hu), new(t_len, n, hu), new(t_len, n, hu)
+        hs = new(t_len + 1, n, hu)
+        hs[0] = h0
+        masked = real is not None
+        ys = new(t_len, n, hu) if masked else hs[1:]
+        r2 = real.view(t_len, n, 1) if masked else xp.new_ones(t_len, 1, 1, dtype=torch.bool)
+        addmm, mul, sub, addcmul, where = torch.addmm, torch.mul, torch.sub, torch.addcmul, torch.where
+        h = hs[0]
+        for x_t, rz_t, n_t, q_t, y_t, h_t, r in zip(
+                xp.unbind(0), rz_all.unbind(0), n_all.unbind(0), q_all.unbind(0), ys.unbind(0),
+                hs[1:].unbind(0), r2.unbind(0)):
+            gate_r, gate_z = addmm(x_t[:, :2 * hu], h, u_rz, out=rz_t).sigmoid_().split(hu, 1)
+            cand = addmm(x_t[:, 2 * hu:], mul(gate_r, h, out=q_t), u_n, out=n_t).tanh_()
+            h_new = addcmul(cand, gate_z, sub(h, cand), out=y_t)         # n + z (h - n)
+            if masked:                                                   # r [N, 1]
+                h = where(r, h_new, h, out=h_t)
+                y_t.masked_fill_(~r, 0.0)
+            else:
+                h = h_new
+        ctx.save_for_backward(w_hh, rz_all, n_all, q_all, hs, r2 if masked else None)
+        return hs, (ys if masked else None)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_hs, d_ys):
+        w_hh, rz, cand, q, hs, r2 = ctx.saved_tensors
+        t_len, n, hu = cand.shape
+        h_prev = hs[:-1]                                                 # [T, N, H]
+        gate_r, gate_z = rz[..., :hu], rz[..., hu:]
+        # per step: dn_pre = dh * k_n ; dz_pre = dh * k_z ; dq = dn_pre @ W_n ;
+        # dr_pre = dq * k_r ; dh_prev = dh * z + dq * r + [dr_pre, dz_pre] @ W_rz
+        k_n = (1.0 - gate_z) * (1.0 - cand * cand)
+        k_z = (h_prev - cand) * gate_z * (1.0 - gate_z)
+        k_r = h_prev * gate_r * (1.0 - gate_r)
+        w_rz, w_n = w_hh[:2 * hu], w_hh[2 * hu:]
+        dxp = cand.new_empty(t_len, n, 3 * hu)
+        dh = cand.new_zeros(n, hu)
+        none = [None] * t_len
+        d_h = d_hs[1:].unbind(0) if d_hs is not None else none
+        d_y = d_ys.unbind(0) if d_ys is not None else none
+        masked = r2 is not None
+        keep = (r2.to(cand.dtype).unbind(0), (~r2).to(cand.dtype).unbind(0)) if masked else (none, none)
+        add, addcmul, addmm, mul, mm = torch.add, torch.addcmul, torch.addmm, torch.mul, torch.mm
+        steps = zip(d_h, d_y, k_n.unbind(0), k_z.unbind(0), k_r.unbind(0), gate_z.unbind(0),
+                    gate_r.unbind(0), dxp.unbind(0), *keep)
+        for dh_t, dy_t, kn_t, kz_t, kr_t, z_t, r_t, dx_t, m, nm in reversed(list(steps)):
+            if dh_t is not None:
+                dh = add(dh, dh_t)
+            if masked:                                                   # m, nm [N, 1] as 0/1
+                dh_new = mul(dh if dy_t is None else add(dh, dy_t), m)
+                dh_keep = mul(dh, nm)
+            else:
+                dh_new = dh
+            dn_pre = mul(dh_new, kn_t, out=dx_t[:, 2 * hu:])
+            mul(dh_new, kz_t, out=dx_t[:, hu:2 * hu])
+            dq = mm(dn_pre, w_n)                                         # [N, H]
+            mul(dq, kr_t, out=dx_t[:, :hu])
+            dh = addmm(addcmul(dh_new * z_t, dq, r_t), dx_t[:, :2 * hu], w_rz)
+            if masked:
+                dh = add(dh, dh_keep)
+        if d_hs is not None:
+            dh = add(dh, d_hs[0])
+        flat = dxp.view(t_len * n, 3 * hu)
+        d_w = torch.cat([flat[:, :2 * hu].t().mm(h_prev.reshape(t_len * n, hu)),
+                         flat[:, 2 * hu:].t().mm(q.view(t_len * n, hu))])  # [3H, H]
+        return dxp, d_w, dh, None
+
+
+def gru_reset_before_sequence(xp: torch.Tensor, w_hh: torch.Tensor, h0: torch.Tensor,
+                              real: torch.Tensor | None = None):
+    """Run the ``reset_after=False`` GRU recurrence over projected inputs.
+
+    Shape:
+        xp ``[T, N, 3H]`` (``W_ih x + b_ih``, gates r, z, n), w_hh ``[3H, H]``,
+        h0 ``[N, H]``, real bool ``[T, N]`` or None. Returns ``(hs, ys)``:
+        ``hs`` ``[T+1, N, H]`` (index 0 is ``h0``) and, with ``real``, the outputs
+        ``[T, N, H]`` with exact zeros at masked steps (else None).
+    """
+    return _GRUResetBefore.apply(xp, w_hh, h0, real)

@@ -1,0 +1,42 @@
+"""A short run of examples/uci_sequence_classification.py (the full run is the example itself)."""
+
+import importlib.util
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+EXAMPLE = os.path.join(ROOT, "examples", "uci_sequence_classification.py")
+DATA = os.path.join(ROOT, "datasets", "synthetic_control", "train", "features", "0.csv")
+
+
+def _load(path):
+    spec = importlib.util.spec_from_file_location("uci_sequence_classification", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(not os.path.exists(DATA), reason="bundled synthetic_control data not present")
+def test_uci_example_smoke_run(capsys):
+    example = _load(EXAMPLE)
+    accuracy = example.main(["--smoke"])
+    out = capsys.readouterr().out
+    assert 0.0 <= accuracy <= 1.0
+    assert "LastTimeStep(SimpleRNN(32 -> 32, tanh))" in out
+    assert "Evaluation Metrics" in out and "test accuracy" in out
+
+
+def test_standardizer_uses_only_real_steps():
+    import numpy as np
+    import readers
+
+    example = _load(EXAMPLE)
+    x = np.array([[[1.0, 3.0, 0.0]], [[5.0, 0.0, 0.0]]], np.float32)     # [N=2, F=1, T=3]
+    mask = np.array([[1, 1, 0], [1, 0, 0]], np.float32)
+    batch = readers.Batch(x, None, mask, None, ["a", "b"])
+    std = example.Standardized.fit([batch])
+    assert std.mean.ravel()[0] == pytest.approx(3.0)
+    out = next(iter(std))
+    assert out.features[1, 0, 1:].tolist() == [0.0, 0.0]                 # padding stays zero
+    assert out.features[0, 0, 0] == pytest.approx((1.0 - 3.0) / np.sqrt(8.0 / 3.0))
