@@ -90,8 +90,10 @@ def make_batches(table_csv: str, labels_csv: str, *, batch_size: int, shuffle: b
             if len(fkeys) == len(lkeys) else min(len(fkeys), len(lkeys))
         raise ValueError(f"features and labels list different series (first difference at "
                          f"sequence {first})")
+    # bucket_by_length batches series of similar length together: less padding to run over.
     return readers.SequenceBatches(features, labels, batch_size=batch_size, num_classes=4,
-                                   align="align_end", shuffle=shuffle, seed=seed)
+                                   align="align_end", shuffle=shuffle, seed=seed,
+                                   bucket_by_length=shuffle)
 
 
 def show_masks(batches) -> None:
@@ -166,10 +168,9 @@ def main(argv=None) -> float:
         scores = seqkit.ScoreListener(10 ** 9)           # epoch means only
         net.fit(train, epochs=epochs, listeners=[scores], progress=False)
         evaluation = net.evaluate(test, labels=CLASSES)
-
-    print(evaluation.stats())
-    print(f"evaluated steps: {evaluation.num_steps} (one per test series: where its labels mask is 1)")
-    print("test accuracy by series length:", accuracy_by_length(net, test))
+        print(evaluation.stats())
+        print(f"evaluated steps: {evaluation.num_steps} (one per test series: where its labels mask is 1)")
+        print("test accuracy by series length:", accuracy_by_length(net, test))
     elapsed = time.perf_counter() - start
     print(f"test accuracy {evaluation.accuracy():.4f} after {epochs} epochs ({elapsed:.1f} s)")
     return evaluation.accuracy()

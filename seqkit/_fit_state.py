@@ -74,7 +74,7 @@ class FitState:
         return float(self._epoch_sum) / self._epoch_count
 
     def validation_score(self) -> float | None:
-        """``net.score(validation)`` for the current epoch (computed once per epoch); None without validation."""
+        """``net.score(validation)`` now (computed once per epoch); None without validation."""
         if self._validation is None:
             return None
         key = (self.net.epoch, self.net._batch_in_epoch)

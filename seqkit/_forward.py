@@ -116,7 +116,7 @@ def _apply_preprocessor(pre: Preprocessor, x: torch.Tensor, mask: StepMask | Non
 
 def run_layers(net, x: torch.Tensor, mask: StepMask | None, *, stop: int | None = None,
                training: bool = False, states: dict | None = None, back: int | None = None,
-               streaming: bool = False, collect: list | None = None):
+               collect: list | None = None):
     """Run layers ``0 .. stop-1`` of ``net`` on ``x``; return ``(h, mask)``.
 
     Args:
@@ -126,11 +126,11 @@ def run_layers(net, x: torch.Tensor, mask: StepMask | None, *, stop: int | None 
         stop: run up to this layer index (exclusive); default all layers.
         training: apply each layer's input dropout.
         states: carried-state mode: ``{layer index: state dict}``, read and
-            updated in place (new states stored detached).
+            updated in place (new states stored detached). A time-reducing
+            layer (``LastTimeStep``, ``return_sequences=False``; streaming only,
+            TBPTT rejects them) runs its recurrent layer over the chunk from
+            the stored state and outputs the chunk's last real step.
         back: the TBPTT gradient window (carried-state mode only).
-        streaming: ``rnn_time_step``: a time-reducing layer (``LastTimeStep``,
-            ``return_sequences=False``) runs its recurrent layer on the chunk
-            from the stored state and outputs the chunk's last step.
         collect: a list that receives every layer's output (after layer i).
 
     Shape:
@@ -151,7 +151,7 @@ def run_layers(net, x: torch.Tensor, mask: StepMask | None, *, stop: int | None 
         if isinstance(layer, Preprocessor):
             x, mask = _apply_preprocessor(layer, x, mask)
         elif states is not None and carries_state(layer):
-            x, mask = _run_carried(i, layer, x, mask, states, back, streaming)
+            x, mask = _run_carried(i, layer, x, mask, states, back)
         else:
             y = layer(x, _mask_for(layer, mask))
             if isinstance(y, (tuple, list)):                              # return_state=True
@@ -174,7 +174,7 @@ def carries_state(layer) -> bool:
     return isinstance(core_layer(layer), Recurrent)
 
 
-def _run_carried(i: int, layer, x, mask, states: dict, back, streaming: bool):
+def _run_carried(i: int, layer, x, mask, states: dict, back):
     """A recurrent layer (or a wrapper around one) from ``states[i]``; stores the new state."""
     y, final = run_recurrent(layer, x, _mask_for(layer, mask), states.get(i), back)
     states[i] = {k: v.detach() for k, v in final.items()}

@@ -86,6 +86,9 @@ class Sequential(TrainingMixin, StreamingMixin, InferenceMixin, PersistMixin, nn
             ``"he"``/``"kaiming"`` (He normal, fan in), ``"orthogonal"``,
             ``"zeros"``, or ``"keras"`` (each layer's own initialisers). Applies
             to kernels; biases keep the layer's values (LSTM forget bias 1.0).
+            It runs when the network is built, on every layer (layers built
+            before included): load pretrained weights into ``net.layers[i]``
+            after constructing the network.
         weight_init_recurrent: for recurrent kernels (``weight_hh``);
             ``"orthogonal"`` by default, as Keras.
         l1, l2: weight penalties added to the loss: ``l1 * sum|w|`` and

@@ -29,13 +29,13 @@ import torch
 from torch import nn
 
 from ._errors import ConfigError
-from .layers._output import LossHead, Output, RnnLoss, RnnOutput
+from .layers._output import Output, RnnLoss, RnnOutput
 from .layers._preprocessors import CnnToRnn, Preprocessor
 from .layers._recurrent import Recurrent
 
-__all__ = ["CnnToFeedForward", "StackPlan", "core_layer", "describe_shape", "guess_input_type", "inner_layer",
-           "is_bidirectional", "is_last_time_step", "layer_name", "needs_sequence", "plan_stack",
-           "reduces_time"]
+__all__ = ["CnnToFeedForward", "StackPlan", "core_layer", "describe_shape", "guess_input_type",
+           "inner_layer", "input_type_from_features", "is_bidirectional", "is_last_time_step",
+           "is_mask_zero", "layer_name", "needs_sequence", "plan_stack", "reduces_time"]
 
 
 # -- layer kinds ------------------------------------------------------------------------------
@@ -307,7 +307,3 @@ def input_type_from_features(shape: Sequence[int]):
         return InputType.convolutional(dims[2], dims[3], dims[1], sequence=False)
     raise ValueError(f"features must be [N, F], [N, F, T], [N, C, H, W] or [N, C, T, H, W], "
                      f"got shape {list(dims)}")
-
-
-def is_loss_head(layer) -> bool:
-    return isinstance(layer, LossHead)

@@ -93,8 +93,7 @@ class StreamingMixin:
                 last = len(self.layers) - 1
                 head = self.layers[last]
                 stop = last if isinstance(head, LossHead) else None
-                h, m = run_layers(self, xt, step_mask, stop=stop, states=self._stream_state,
-                                  streaming=True)
+                h, m = run_layers(self, xt, step_mask, stop=stop, states=self._stream_state)
                 out = head(h, None if m is None else m.values) if stop is not None else h
         if out.dtype == torch.bfloat16:
             out = out.float()

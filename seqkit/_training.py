@@ -193,6 +193,8 @@ class TrainingMixin:
         skip = 0
         if resume_from is not None:
             skip = self._resume(resume_from)
+            if isinstance(source, ArrayBatches):
+                source.seed = self._stream_seed          # the interrupted run's shuffle seed
         else:
             self._fit_start_epoch, self._batch_in_epoch = self.epoch, 0
         end_epoch = self._fit_start_epoch + epochs

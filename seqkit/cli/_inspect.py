@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import readers
@@ -22,8 +23,6 @@ examples:
 
 
 def add_parser(sub, common):
-    import argparse
-
     parser = sub.add_parser("inspect", help=HELP, description=HELP.capitalize() + ".", epilog=EXAMPLE,
                             parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
     add_source_arguments(parser)

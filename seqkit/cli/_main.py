@@ -8,6 +8,7 @@ error, printed as one line ``seqkit: error: <message>`` without a traceback
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 
@@ -75,6 +76,10 @@ def main(argv=None) -> int:
     debug = getattr(args, "debug", False)
     try:
         return args.run(args) or EXIT_OK
+    except BrokenPipeError:                                # e.g. `seqkit inspect ... | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())              # no second error when Python flushes
+        return EXIT_DATA_ERROR
     except KeyboardInterrupt:
         if debug:
             traceback.print_exc()

@@ -22,9 +22,10 @@ import time
 from dataclasses import dataclass, replace
 
 from .._input_type import InputType
-from .._listeners import Checkpoint, EarlyStopping
+from .._listeners import Checkpoint, EarlyStopping, ProgressBar
 from .._modelfile import read_model_file
 from .._network import Sequential
+from .._fit_state import default_progress
 from ._config import RunConfig
 from ._data import BatchSpec, make_batches
 from ._errors import CliError
@@ -201,12 +202,14 @@ def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int |
             f"{n_outputs} {'target(s)' if batch.regression else 'classes'}, {per_epoch}, "
             f"{total} epochs, device {net.device}"
             + (f"; resuming from {resume_from}" if resume_from else ""))
+    # The bar comes first, so it closes before the epoch line is printed.
+    bar = [ProgressBar()] if (default_progress() if progress is None else progress) else []
     stop = InterruptStop()
     interrupted = False
     with stop:
         try:
-            net.fit(train, total, listeners=[*_listeners(config, out_dir, metrics), stop],
-                    validation=validation, resume_from=resume_from, progress=progress)
+            net.fit(train, total, listeners=[*bar, *_listeners(config, out_dir, metrics), stop],
+                    validation=validation, resume_from=resume_from, progress=False)
         except KeyboardInterrupt:
             interrupted = True
     if interrupted or stop.interrupted:

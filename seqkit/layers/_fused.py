@@ -162,7 +162,7 @@ def fused_run(kind: str, x: torch.Tensor, mask: StepMask | None, state: State,
     if back is not None:
         ys = gather_steps(ys, back)
     if not lstm:                                                         # (LSTM: already exact 0)
-        ys = torch.where(mask.real.unsqueeze(2), ys, 0.0)
+        ys = mask.zero_masked(ys)
     return ys.permute(1, 2, 0), final                                    # [N, H, T]
 
 
@@ -192,7 +192,7 @@ def run_carried(kernel, project, x: torch.Tensor, mask: StepMask | None, keys: t
     if mask is None:
         return seqs[0][1:].permute(1, 2, 0), {k: s[-1] for k, s in zip(keys, seqs)}
     ys = seqs[0][1:] if back is None else gather_steps(seqs[0][1:], back)
-    ys = torch.where(mask.real.unsqueeze(2), ys, 0.0)                    # [T, N, H]
+    ys = mask.zero_masked(ys)                                            # [T, N, H]
     final = None
     if need_state:
         lengths = mask.runs()[1].to(x.device)

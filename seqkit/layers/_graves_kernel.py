@@ -4,7 +4,7 @@ No fused kernel has peepholes, and autograd over a Python step loop records
 some twenty nodes per step. This Function runs the forward loop without
 autograd, writing gate activations into preallocated buffers, and runs the
 backward loop by hand. The elementwise derivative factors are computed for
-all steps at once before the backward loop, so a backward step is five small
+all steps at once before the backward loop, so a backward step is four small
 kernels and one matmul.
 
 Equations (σ = sigmoid, φ = tanh; gate blocks i, f, g, o; peepholes p_i,
@@ -21,7 +21,9 @@ the runs to t=0, run unmasked, and gather each example's final state at
 ``hs[length]``. With a ``real`` mask (gaps) it carries ``h`` and ``c`` over
 masked steps and also returns the outputs with exact zeros there. Inside,
 per-step tensors are ``[N, k, H]`` (k gate blocks) so that the peephole
-products broadcast without copies.
+products broadcast without copies. The backward is not itself differentiable
+(no second-order gradients on this path; the autograd step loop, e.g. via
+``reference``, has them).
 """
 
 from __future__ import annotations
@@ -58,15 +60,17 @@ class _GravesSequence(torch.autograd.Function):
         ys = new(t_len, n, 1, hu) if masked else hs[1:].view(t_len, n, 1, hu)
         r3 = real.view(t_len, n, 1, 1) if masked else xp.new_ones(t_len, 1, 1, 1, dtype=torch.bool)
         addmm, addcmul, mul, tanh, where = torch.addmm, torch.addcmul, torch.mul, torch.tanh, torch.where
+        z2 = new(n, g4)                                                  # this step's pre-activations
+        z_if, z_g, z_o = z2.view(n, 4, hu).split((2, 1, 1), 1)           # fixed views of z2
         h, c = hs[0], cs[0]
-        for x_t, sif_t, g_t, o_t, tc_t, cn_t, y_t, h_t, c_t, r in zip(
-                xp.unbind(0), s_if_all.unbind(0), g_all.unbind(0), o_all.unbind(0),
+        for x_t, sif_t, i_t, f_t, g_t, o_t, tc_t, cn_t, y_t, h_t, c_t, r in zip(
+                xp.unbind(0), s_if_all.unbind(0), s_if_all[:, :, :1].unbind(0),
+                s_if_all[:, :, 1:].unbind(0), g_all.unbind(0), o_all.unbind(0),
                 tc_all.unbind(0), cn_all.unbind(0), ys.unbind(0), hs[1:].unbind(0),
                 cs[1:].unbind(0), r3.unbind(0)):
-            z = addmm(x_t, h, u).view(n, 4, hu)                          # [N, 4, H]
-            z_if, z_g, z_o = z.split((2, 1, 1), 1)
-            i, f = addcmul(z_if, c, p_if, out=sif_t).sigmoid_().split(1, 1)
-            c_new = addcmul(f * c, i, tanh(z_g, out=g_t), out=cn_t)      # [N, 1, H]
+            addmm(x_t, h, u, out=z2)                                     # [N, 4H]
+            addcmul(z_if, c, p_if, out=sif_t).sigmoid_()                 # i, f: [N, 2, H]
+            c_new = addcmul(mul(f_t, c), i_t, tanh(z_g, out=g_t), out=cn_t)   # [N, 1, H]
             h_new = mul(addcmul(z_o, c_new, p_o, out=o_t).sigmoid_(), tanh(c_new, out=tc_t),
                         out=y_t)
             if masked:                                                   # r [N, 1, 1]
@@ -98,21 +102,23 @@ class _GravesSequence(torch.autograd.Function):
         a = torch.addcmul(o * (1.0 - tc * tc), b, peep[2])
         m = f + (k[:, :, :2] * peep[:2].unsqueeze(0)).sum(2, keepdim=True)
         dz = g.new_empty(t_len, n, 4, hu)
-        dh = g.new_zeros(n, 1, hu)                                       # d carried h_t
+        dh_2d = g.new_zeros(n, hu)                                       # d carried h_t
         dc = g.new_zeros(n, 1, hu)                                       # d carried c_t
         none = [None] * t_len
-        d_h = d_hs[1:].reshape(t_len, n, 1, hu).unbind(0) if d_hs is not None else none
+        # d_hs[t] (the gradient reaching h_t from outside) is added where dh is made
+        d_h = d_hs.unbind(0) if d_hs is not None else [None] * (t_len + 1)
+        if d_h[-1] is not None:
+            dh_2d.copy_(d_h[-1])
         d_c = d_cs[1:].reshape(t_len, n, 1, hu).unbind(0) if d_cs is not None else none
         d_y = d_ys.reshape(t_len, n, 1, hu).unbind(0) if d_ys is not None else none
         masked = r3 is not None
         keep = (r3.to(g.dtype).unbind(0), (~r3).to(g.dtype).unbind(0)) if masked else (none, none)
-        add, addcmul, mul, mm = torch.add, torch.addcmul, torch.mul, torch.mm
-        steps = zip(d_h, d_c, d_y, k.unbind(0), b.unbind(0), a.unbind(0), m.unbind(0),
+        add, addcmul, addmm, mul, mm = torch.add, torch.addcmul, torch.addmm, torch.mul, torch.mm
+        steps = zip(d_h[:-1], d_c, d_y, k.unbind(0), b.unbind(0), a.unbind(0), m.unbind(0),
                     dz[:, :, :3].unbind(0), dz[:, :, 3:].unbind(0),
                     dz.view(t_len, n, 4 * hu).unbind(0), *keep)
-        for dh_t, dc_t, dy_t, k_t, b_t, a_t, m_t, dzifg_t, dzo_t, dz_t, r, nr in reversed(list(steps)):
-            if dh_t is not None:
-                dh = add(dh, dh_t)
+        for dh_in, dc_t, dy_t, k_t, b_t, a_t, m_t, dzifg_t, dzo_t, dz_t, r, nr in reversed(list(steps)):
+            dh = dh_2d.view(n, 1, hu)
             if dc_t is not None:
                 dc = add(dc, dc_t)
             if masked:                                                   # r, nr [N, 1, 1] as 0/1
@@ -125,12 +131,14 @@ class _GravesSequence(torch.autograd.Function):
             dc_new = addcmul(dc_new, dh_new, a_t)
             mul(dc_new, k_t, out=dzifg_t)
             dc = mul(dc_new, m_t)
-            dh = mm(dz_t, w_hh).view(n, 1, hu)                           # [N, 1, H]
+            if dh_in is None:                                            # d carried h_{t-1}
+                mm(dz_t, w_hh, out=dh_2d)
+            else:
+                addmm(dh_in, dz_t, w_hh, out=dh_2d)
             if masked:
-                dh = add(dh, dh_keep)
+                dh_2d = add(dh_2d, dh_keep.view(n, hu))
                 dc = add(dc, dc_keep)
-        if d_hs is not None:
-            dh = add(dh, d_hs[0].view(n, 1, hu))
+        dh = dh_2d
         if d_cs is not None:
             dc = add(dc, d_cs[0].view(n, 1, hu))
         flat = dz.view(t_len * n, 4 * hu)
@@ -138,7 +146,7 @@ class _GravesSequence(torch.autograd.Function):
         d_p_if = (dz[:, :, :2] * c_prev).sum((0, 1))                     # [2, H]
         d_p_o = (dz[:, :, 3] * c_new[:, :, 0]).sum((0, 1))               # [H]
         d_peep = torch.cat([d_p_if, d_p_o.unsqueeze(0)])                 # [3, H]
-        return flat.view(t_len, n, 4 * hu), d_w, d_peep, dh.view(n, hu), dc.view(n, hu), None
+        return flat.view(t_len, n, 4 * hu), d_w, d_peep, dh, dc.view(n, hu), None
 
 
 def graves_sequence(xp: torch.Tensor, w_hh: torch.Tensor, peep: torch.Tensor, h0: torch.Tensor,

@@ -15,7 +15,8 @@ Equations (σ = sigmoid, φ = tanh; torch's gate order r, z, n)::
 
 The Function returns the carried ``hs`` (``[T+1, N, H]``, index 0 the initial
 state) and, with a ``real`` mask (gaps), the outputs with exact zeros at the
-masked steps, where ``h`` is carried.
+masked steps, where ``h`` is carried. The backward is not itself
+differentiable (no second-order gradients on this path).
 """
 
 from __future__ import annotations

@@ -47,19 +47,19 @@ class StepMask:
         ``real``: bool ``[T, N]`` (time-major, contiguous), True at real steps.
     """
 
-    __slots__ = ("values", "_host", "_real", "_runs")
+    __slots__ = ("values", "_host", "_real", "_keep", "_runs")
 
     def __init__(self, mask, x: torch.Tensor, where: str):
         raw = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(mask)
         self.values = check_mask(raw, x, where)                       # [N, T]
         self._host = raw if raw.device.type == "cpu" else None
-        self._real = None
-        self._runs = None
+        self._real = self._keep = self._runs = None
 
     @classmethod
     def _wrap(cls, values: torch.Tensor, host: torch.Tensor | None) -> "StepMask":
         out = cls.__new__(cls)
-        out.values, out._host, out._real, out._runs = values, host, None, None
+        out.values, out._host = values, host
+        out._real = out._keep = out._runs = None
         return out
 
     @property
@@ -69,11 +69,27 @@ class StepMask:
             self._real = (self.values != 0).t().contiguous()          # [T, N]
         return self._real
 
+    def zero_masked(self, ys: torch.Tensor) -> torch.Tensor:
+        """Time-major outputs ``[T, N, ...]`` with exact zeros at the masked steps.
+
+        A multiplication by a cached 0/1 mask, several times faster than
+        ``torch.where`` on CPU. Outputs are finite, so the masked entries are
+        exactly zero (``-0.0`` where the output was negative, equal to ``0.0``).
+        """
+        if self._keep is None:
+            if self._host is not None:
+                self.runs()                                              # also makes _keep
+            else:
+                self._keep = self.real.to(self.values.dtype)             # [T, N] of 0/1
+        return ys * self._keep.view(self._keep.shape + (1,) * (ys.dim() - 2))
+
     def runs(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
         """``(starts, lengths, one_run_each)`` as :func:`single_runs` gives them, on the host."""
         if self._runs is None:
             if self._host is not None:
-                self._runs = _host_runs(self._host)
+                self._runs, keep = _host_runs(self._host)
+                if self._keep is None:
+                    self._keep = keep.to(self.values.device, self.values.dtype, non_blocking=True)
             else:
                 starts, lengths, contiguous = single_runs(self.values)
                 self._runs = (starts.cpu(), lengths.cpu(), contiguous)
@@ -95,17 +111,19 @@ class StepMask:
         return StepMask._wrap(self.values.flip(1), host)
 
 
-def _host_runs(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """:func:`single_runs` for a CPU mask, in numpy (a few microseconds)."""
+def _host_runs(mask: torch.Tensor):
+    """:func:`single_runs` for a CPU mask, in numpy (microseconds), and its 0/1 ``[T, N]`` float32."""
     mask = mask.detach()
     if mask.dtype in (torch.bfloat16, torch.float16):
         mask = mask.float()
     real = mask.numpy() != 0                                             # [N, T]
     lengths = real.sum(axis=1)
     starts = real.argmax(axis=1)                                         # first real step (0 if none)
-    rises = (real[:, 1:] & ~real[:, :-1]).sum(axis=1) + real[:, 0]       # 0 -> 1 edges
+    last = (real.shape[1] - 1) - real[:, ::-1].argmax(axis=1)            # last real step
+    one_run = bool(np.all((last - starts + 1 == lengths) | (lengths == 0)))
+    keep = torch.from_numpy(np.ascontiguousarray(real.T, dtype=np.float32))  # [T, N]
     return (torch.from_numpy(starts.astype(np.int64)), torch.from_numpy(lengths.astype(np.int64)),
-            bool((rises <= 1).all()))
+            one_run), keep
 
 
 def masked_loop(step: Step, xs: torch.Tensor, mask: StepMask | None,
@@ -247,7 +265,8 @@ class Recurrent(Layer):
 
     def _zero_state(self, x: torch.Tensor) -> State:
         """Zero states for input ``x``; override when the state shape depends on ``x``."""
-        return self.initial_state(x.shape[0], dtype=x.dtype, device=x.device)
+        n = x.shape[0]
+        return {k: x.new_zeros((n,) + tuple(self.state_shape(k))) for k in self.state_keys}
 
     def _as_state(self, state, x: torch.Tensor) -> State:
         """A complete state dict for ``x`` from None, a dict, or a list/tuple in key order."""

@@ -29,8 +29,8 @@ class RNN(Recurrent):
     does: ``(y, (h0, c0), (h1, c1))`` for two LSTM cells, ``(y, h0, h1)`` for
     two GRU cells. ``initial_state`` may be flat or grouped the same way.
 
-    This layer has only the step loop; :class:`LSTM`, :class:`GRU` and
-    :class:`SimpleRNN` add fused fast paths. Built-in cells project the inputs
+    This layer has only the step loop; :class:`LSTM`, :class:`GRU`,
+    :class:`SimpleRNN` and :class:`GravesLSTM` add fast paths. Built-in cells project the inputs
     of all steps in one matmul before the loop; dropout rates set on built-in
     cells apply in training with one mask per sequence.
 

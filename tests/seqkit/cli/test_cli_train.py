@@ -6,6 +6,7 @@ import json
 import signal
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 import seqkit
@@ -60,7 +61,7 @@ def test_predict_writes_keyed_parquet(cli, trained_run, tmp_path):
     assert result.code == 0, result.err
     table = pq.read_table(out)
     assert table.column_names == ["key", "steps", "prediction", "label", "probabilities"]
-    assert str(table.schema.field("probabilities").type) == "list<element: float>"
+    assert table.schema.field("probabilities").type == pa.list_(pa.float32())
     rows = table.to_pylist()
     assert len(rows) == 10 and rows[4]["key"].endswith("test/features/4.csv")
     assert all(r["steps"] == 60 for r in rows)

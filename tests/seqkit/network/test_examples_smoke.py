@@ -19,8 +19,14 @@ def _load(path):
 
 @pytest.mark.skipif(not os.path.exists(DATA), reason="bundled synthetic_control data not present")
 def test_uci_example_smoke_run(capsys):
+    import torch
+
     example = _load(EXAMPLE)
-    accuracy = example.main(["--smoke"])
+    threads = torch.get_num_threads()
+    try:
+        accuracy = example.main(["--smoke"])
+    finally:
+        torch.set_num_threads(threads)                  # the example sets one thread
     out = capsys.readouterr().out
     assert 0.0 <= accuracy <= 1.0
     assert "LastTimeStep(SimpleRNN(32 -> 32, tanh))" in out

@@ -119,10 +119,14 @@ def test_masked_segment_still_steps_the_optimizer():
 
 
 @pytest.mark.parametrize("layers, message", [
-    (lambda: [LSTM(4), LastTimeStep(LSTM(4)), Output(2)], r"layer 1 \(LastTimeStep\) removes the time axis.*TBPTT"),
-    (lambda: [LSTM(4, return_sequences=False), Output(2)], r"layer 0 \(LSTM\) removes the time axis.*TBPTT"),
-    (lambda: [Bidirectional(LSTM(4)), RnnOutput(2)], r"layer 0 \(Bidirectional\): TBPTT cannot train"),
-    (lambda: [SimpleRNN(4, go_backwards=True), RnnOutput(2)], r"TBPTT cannot carry the state of a go_backwards"),
+    (lambda: [LSTM(4), LastTimeStep(LSTM(4)), Output(2)],
+     r"layer 1 \(LastTimeStep\) removes the time axis.*TBPTT"),
+    (lambda: [LSTM(4, return_sequences=False), Output(2)],
+     r"layer 0 \(LSTM\) removes the time axis.*TBPTT"),
+    (lambda: [Bidirectional(LSTM(4)), RnnOutput(2)],
+     r"layer 0 \(Bidirectional\): TBPTT cannot train"),
+    (lambda: [SimpleRNN(4, go_backwards=True), RnnOutput(2)],
+     r"TBPTT cannot carry the state of a go_backwards"),
 ])
 def test_invalid_tbptt_configurations(layers, message):
     with pytest.raises(ConfigError, match=message):
