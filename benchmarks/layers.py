@@ -20,7 +20,7 @@ rounds. ratio = peer time / seqkit time (> 1: seqkit faster). Targets: vs Keras
 >= 5x (small shape) and >= 2x (large); vs bare torch >= 0.85x; GravesLSTM vs
 nn.LSTM >= 0.4x.
 
-    .venv/bin/python benchmarks/layers.py            # full run (about 2-3 min), updates RESULTS.md
+    .venv/bin/python benchmarks/layers.py            # full run (about 1-2 min quiet), updates RESULTS.md
     .venv/bin/python benchmarks/layers.py --quick    # a smoke run, prints only
 """
 
@@ -129,7 +129,7 @@ def run(quick: bool, device: str) -> list[dict]:
     for shape_name, (n, f, t, h) in SHAPES.items():
         x, mask = make_batch(n, f, t)
         small = shape_name == "small"
-        rounds = 3 if quick else (15 if small else 7)
+        rounds = 3 if quick else (40 if small else 15)
         for kind in kinds:
             ours = seqkit_step(kind, x, mask, h, device)
             per = {"seqkit": 20 if small else 3, "bare": 20 if small else 3}

@@ -17,6 +17,14 @@ Masks travel as a ``StepMask`` (device values plus a CPU copy, so recurrent
 layers choose their fast path without a device sync): recurrent layers get the
 ``StepMask``, every other layer its ``[N, T]`` values. A layer whose output
 has no time axis (``LastTimeStep``...) ends the mask: later layers get None.
+
+Preprocessors (inserted ones and those placed in the layer list, DL4J style)
+get the network's *original* batch size N as ``batch_size`` (the number of
+examples, not the current number of rows), and the mask follows them through
+their ``forward_mask``: between ``RnnToFeedForward`` and ``FeedForwardToRnn``
+it is a row mask ``[N*T]`` (wrapped the same way; only its values are used,
+by the feed-forward layers on the rows), after ``FeedForwardToRnn`` the
+``[N, T]`` mask again, so the layers after the chain see it in their layout.
 """
 
 from __future__ import annotations
@@ -104,14 +112,52 @@ def run_recurrent(layer, x: torch.Tensor, mask, state, back: int | None = None):
     return torch.cat([y_head, y_tail], dim=2), final
 
 
-def _apply_preprocessor(pre: Preprocessor, x: torch.Tensor, mask: StepMask | None):
-    n = x.shape[0]
-    y = pre(x, _values(mask), batch_size=n)
+def _fits(mask: torch.Tensor, y: torch.Tensor) -> bool:
+    """True when ``mask`` is a step mask ``[N, T]`` for ``y [N, H, T, ...]`` or a row mask ``[R]``
+    for rows ``y [R, ...]`` (2-D vectors, 4-D images)."""
+    if mask.dim() == 1:
+        return y.dim() in (2, 4) and mask.shape[0] == y.shape[0]
+    return mask.dim() == 2 and y.dim() >= 3 and tuple(mask.shape) == (y.shape[0], y.shape[2])
+
+
+def _apply_preprocessor(pre: Preprocessor, x: torch.Tensor, mask: StepMask | None, batch_size: int):
+    """``pre`` on ``x`` with the original batch size N; the mask carried into the output's layout.
+
+    Shape:
+        x and mask in the preprocessor's input layout (``[N, F, T]`` with
+        ``[N, T]``, rows ``[N*T, F]`` with ``[N*T]``...); returns the output
+        and the mask for it (a ``StepMask`` around the new values, or None).
+
+    Raises:
+        ValueError: the preprocessor's ``forward_mask`` gives a mask that does
+            not fit its own output (a custom preprocessor that changes the
+            layout without saying how the mask follows).
+    """
+    y = pre(x, _values(mask), batch_size=batch_size)
     if mask is None:
         return y, None
-    if y.dim() >= 3 and y.shape[2] == x.shape[2] and x.dim() >= 3:
-        return y, mask                                                   # time axis kept
-    return y, None
+    values = pre.forward_mask(mask.values, batch_size=batch_size)
+    if values is None:
+        return y, None
+    if not _fits(values, y):
+        raise ValueError(f"{type(pre).__name__}: forward_mask gives a mask of shape "
+                         f"{tuple(values.shape)}, which does not fit its output of shape "
+                         f"{tuple(y.shape)}; it must be [N, T] for [N, F, T] output or a row mask "
+                         f"[R] for [R, F] rows (override forward_mask)")
+    host = None if mask._host is None else pre.forward_mask(mask._host, batch_size=batch_size)
+    return y, StepMask._wrap(values, host)
+
+
+def _mask_after(mask: StepMask | None, x: torch.Tensor, y: torch.Tensor) -> StepMask | None:
+    """The mask for a (non-preprocessor) layer's output ``y``; None once the time axis (or,
+    for a row mask, the row count) is gone."""
+    if mask is None:
+        return None
+    if mask.values.dim() == 1:                                           # row mask [R]
+        return mask if _fits(mask.values, y) else None
+    if y.dim() < 3 or y.dim() < x.dim() or y.shape[2] != x.shape[2]:
+        return None                                                      # time axis removed
+    return mask
 
 
 def run_layers(net, x: torch.Tensor, mask: StepMask | None, *, stop: int | None = None,
@@ -140,24 +186,24 @@ def run_layers(net, x: torch.Tensor, mask: StepMask | None, *, stop: int | None 
     layers = net.layers
     stop = len(layers) if stop is None else stop
     pres = net.preprocessors
+    batch_size = int(x.shape[0])                   # N, for preprocessors that restore time
     for i in range(stop):
         layer = layers[i]
         key = str(i)
         if key in pres:
-            x, mask = _apply_preprocessor(pres[key], x, mask)
+            x, mask = _apply_preprocessor(pres[key], x, mask, batch_size)
         rate = net._dropout_rates[i]
         if training and rate > 0.0:
             x = F.dropout(x, rate, training=True)
         if isinstance(layer, Preprocessor):
-            x, mask = _apply_preprocessor(layer, x, mask)
+            x, mask = _apply_preprocessor(layer, x, mask, batch_size)
         elif states is not None and carries_state(layer):
             x, mask = _run_carried(i, layer, x, mask, states, back)
         else:
             y = layer(x, _mask_for(layer, mask))
             if isinstance(y, (tuple, list)):                              # return_state=True
                 y = y[0]
-            if mask is not None and (y.dim() < 3 or y.dim() < x.dim() or y.shape[2] != x.shape[2]):
-                mask = None                                               # time axis removed
+            mask = _mask_after(mask, x, y)
             x = y
         if collect is not None:
             collect.append(x)

@@ -62,7 +62,10 @@ def _describe_layer(layer) -> str:
         parts.append(f"{n_in if n_in is not None else '?'} -> {n_out if n_out is not None else '?'}")
     kernel = getattr(layer, "kernel_size", None)
     if kernel is not None:
-        parts.append(f"kernel {'x'.join(str(k) for k in kernel)}")
+        sizes = kernel if isinstance(kernel, (tuple, list)) else (kernel,)
+        parts.append(f"kernel {'x'.join(str(k) for k in sizes)}")
+        if getattr(layer, "padding", None) == "causal":
+            parts.append("causal")
     pooling = getattr(layer, "pooling", None)
     if isinstance(pooling, str):
         parts.append(pooling)
@@ -247,15 +250,20 @@ class InferenceMixin:
 
     # -- summary ------------------------------------------------------------------------------
     def summary(self) -> str:
-        """A table of the layers: index, layer, output shape, parameter count, and totals."""
+        """A table of the layers: index, layer, output shape, parameter count, and totals.
+
+        Shapes are per layer output, ``N`` the batch and ``T`` the steps; rows
+        between ``RnnToFeedForward`` and ``FeedForwardToRnn`` show as ``[N*T, F]``.
+        """
         rows = [("#", "layer", "output shape", "params")]
         shapes = self.output_shapes
+        batches = self._output_batches or ["N"] * len(self.layers)
         for i, layer in enumerate(self.layers):
             key = str(i)
             if key in self.preprocessors:
                 pre = self.preprocessors[key]
                 rows.append(("", f"{layer_name(pre)} (inserted)", "", "0"))
-            shape = describe_shape(shapes[i]) if shapes is not None else "?"
+            shape = describe_shape(shapes[i], batches[i]) if shapes is not None else "?"
             count = sum(p.numel() for p in layer.parameters())
             rows.append((str(i), _describe_layer(layer), shape, f"{count:,}"))
         widths = [max(len(r[c]) for r in rows) for c in range(4)]

@@ -24,8 +24,8 @@ from ._options import check_option, resolve_option
 from ._parameters import apply_weight_init
 from ._persist import PersistMixin
 from ._forward import carries_state
-from ._shapes import (core_layer, guess_input_type, inner_layer, is_bidirectional, layer_name,
-                      needs_sequence, plan_stack, reduces_time)
+from ._shapes import (check_supported, core_layer, guess_input_type, inner_layer, is_bidirectional,
+                      layer_name, mixes_steps, needs_sequence, plan_stack, reduces_time)
 from ._streaming import StreamingMixin
 from ._training import TrainingMixin
 from ._updaters import check_updater
@@ -130,6 +130,7 @@ class Sequential(TrainingMixin, StreamingMixin, InferenceMixin, PersistMixin, nn
             if not isinstance(layer, nn.Module):
                 raise ConfigError(f"layer {i}: expected a seqkit layer (torch.nn.Module), got "
                                   f"{type(layer).__name__}")
+            check_supported(i, layer)
             if isinstance(layer, LossHead) and i != len(layers) - 1:
                 raise ConfigError(f"layer {i} ({layer_name(layer)}) is an output layer but is not last; "
                                   f"output layers end the network")
@@ -177,6 +178,7 @@ class Sequential(TrainingMixin, StreamingMixin, InferenceMixin, PersistMixin, nn
         self.preprocessors = nn.ModuleDict()
         self.input_type = input_type
         self.output_shapes: list[tuple] | None = None
+        self._output_batches: list[str] | None = None      # "N" or "N*T" (rows), per layer
         self._init_state()
         if backprop == "tbptt":
             self._check_tbptt()
@@ -251,6 +253,10 @@ class Sequential(TrainingMixin, StreamingMixin, InferenceMixin, PersistMixin, nn
             if getattr(layer, "go_backwards", False) is True:
                 raise ConfigError(f"{name}: TBPTT cannot carry the state of a go_backwards layer "
                                   f"from one segment to the next; use backprop='standard'")
+            if mixes_steps(layer):
+                raise ConfigError(f"{name}: TBPTT cannot train a Conv1D with kernel_size > 1: each "
+                                  f"segment would be convolved on its own, without the steps just "
+                                  f"before it; use backprop='standard'")
             if isinstance(core_layer(layer), Recurrent) and not carries_state(layer):
                 raise ConfigError(f"{name}: TBPTT cannot carry state through this wrapper "
                                   f"(it has no run(x, mask, state)); use backprop='standard'")
@@ -284,6 +290,7 @@ class Sequential(TrainingMixin, StreamingMixin, InferenceMixin, PersistMixin, nn
         self.input_type = input_type
         self.input_shape = plan.input_shape
         self.output_shapes = plan.shapes
+        self._output_batches = plan.batches
         self.to(device=self._device, dtype=self.dtype)
 
     def _ensure_built(self, features_shape) -> None:

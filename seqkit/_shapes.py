@@ -18,6 +18,18 @@ Layout rules (seqkit's NCL conventions):
 - sequences into ``Output`` (a per-example head) are an error: put a
   ``LastTimeStep`` before it, or use ``RnnOutput`` for per-step outputs;
 - vectors into anything that needs sequences are an error.
+
+``Conv1D`` works on sequences like a recurrent layer (time at dim 2, T kept);
+``Conv2D``, ``Subsampling2D`` and the ConvLSTM layers work on images or video.
+
+A plain torch module (not a seqkit layer) in the layer list is a
+:class:`ConfigError` unless it has ``output_shape(input_shape)`` (and takes
+``forward(x, mask=None)``): the network cannot infer its output, nor pass it
+the mask. Wrapped in ``TimeDistributed`` a plain per-step module is fine.
+
+The plan also records the batch dimension of every output: ``"N"`` (examples)
+or ``"N*T"`` (rows, between ``RnnToFeedForward`` and ``FeedForwardToRnn``), so
+``describe_shape`` and ``summary`` show ``[N*T, F]`` for rows.
 """
 
 from __future__ import annotations
@@ -29,13 +41,18 @@ import torch
 from torch import nn
 
 from ._errors import ConfigError
+from .layers._base import Layer
 from .layers._output import Output, RnnLoss, RnnOutput
-from .layers._preprocessors import CnnToRnn, Preprocessor
+from .layers._preprocessors import CnnToRnn, FeedForwardToRnn, Preprocessor, RnnToFeedForward
 from .layers._recurrent import Recurrent
 
-__all__ = ["CnnToFeedForward", "StackPlan", "core_layer", "describe_shape", "guess_input_type",
-           "inner_layer", "input_type_from_features", "is_bidirectional", "is_last_time_step",
-           "is_mask_zero", "layer_name", "needs_sequence", "plan_stack", "reduces_time"]
+__all__ = ["CnnToFeedForward", "ROWS", "StackPlan", "check_supported", "core_layer", "describe_shape",
+           "guess_input_type", "inner_layer", "input_type_from_features", "is_bidirectional",
+           "is_last_time_step", "is_mask_zero", "layer_name", "mixes_steps", "needs_sequence",
+           "plan_stack", "reduces_time"]
+
+#: The batch label of rows ``[N*T, ...]`` (``"N"`` is one entry per example).
+ROWS = "N*T"
 
 
 # -- layer kinds ------------------------------------------------------------------------------
@@ -81,9 +98,46 @@ def is_mask_zero(layer) -> bool:
     return _is(layer, "MaskZero")
 
 
+def _is_conv1d(layer) -> bool:
+    return _is(layer, "Conv1D")
+
+
 def _is_spatial(layer) -> bool:
-    """Layers on images/video frames: Conv2D, Subsampling2D, ConvLSTM (they have a kernel)."""
-    return getattr(layer, "kernel_size", None) is not None and not isinstance(layer, Preprocessor)
+    """seqkit layers on images/video frames: Conv2D, Subsampling2D, ConvLSTM (they have a
+    kernel); not Conv1D, which convolves over time, nor plain torch modules."""
+    return (isinstance(layer, Layer) and getattr(layer, "kernel_size", None) is not None
+            and not isinstance(layer, Preprocessor) and not _is_conv1d(layer))
+
+
+def mixes_steps(layer) -> bool:
+    """True for a layer whose output at a step depends on other steps without a carried
+    state (a ``Conv1D`` with ``kernel_size > 1``, also inside a wrapper), so truncated BPTT
+    and ``rnn_time_step``, which see one segment or chunk at a time, cannot run it."""
+    core = core_layer(layer)
+    return _is_conv1d(core) and getattr(core, "receptive_field", 1) > 1
+
+
+_PLAIN_HELP = ("a Sequential takes seqkit layers (seqkit.layers: recurrent, Conv1D for a 1-D "
+               "convolution over time, Conv2D, Dense...), layers registered with "
+               "@seqkit.layers.register_layer that have output_shape(input_shape) and "
+               "forward(x, mask=None), or a plain per-step module wrapped in "
+               "seqkit.layers.TimeDistributed(...)")
+
+
+def check_supported(i: int, layer) -> None:
+    """ConfigError for a plain torch module the network cannot place (see the module docstring).
+
+    Raises:
+        ConfigError: naming the layer index and class and what is supported.
+    """
+    if isinstance(layer, Layer) or callable(getattr(layer, "output_shape", None)):
+        return
+    cls = type(layer)
+    hint = (" (for a convolution over time use seqkit.layers.Conv1D(n_out, kernel_size))"
+            if isinstance(layer, nn.Conv1d) else "")
+    raise ConfigError(f"layer {i} ({cls.__name__}): {cls.__module__}.{cls.__qualname__} is a plain "
+                      f"torch module, so the network cannot infer its output shape or pass it the "
+                      f"mask{hint}; {_PLAIN_HELP}")
 
 
 def reduces_time(layer) -> bool:
@@ -100,7 +154,7 @@ def reduces_time(layer) -> bool:
 
 def needs_sequence(layer) -> bool:
     """True for layers that only take input with a time axis."""
-    if isinstance(layer, (RnnOutput, RnnLoss, Recurrent)):
+    if isinstance(layer, (RnnOutput, RnnLoss, Recurrent)) or _is_conv1d(layer):
         return True
     if is_last_time_step(layer) or is_bidirectional(layer) or is_mask_zero(layer):
         return True
@@ -132,10 +186,21 @@ class CnnToFeedForward(Preprocessor):
 
 
 # -- shapes -----------------------------------------------------------------------------------
-def describe_shape(shape: Sequence[int | None]) -> str:
-    """``(64, None)`` -> ``"[N, 64, T]"``; video ``(3, None, 8, 8)`` -> ``"[N, 3, T, 8, 8]"``."""
-    parts = ["N"] + ["T" if d is None else str(d) for d in shape]
+def describe_shape(shape: Sequence[int | None], batch: str = "N") -> str:
+    """``(64, None)`` -> ``"[N, 64, T]"``; video ``(3, None, 8, 8)`` -> ``"[N, 3, T, 8, 8]"``;
+    rows ``(64,)`` with ``batch=ROWS`` -> ``"[N*T, 64]"``."""
+    parts = [batch] + ["T" if d is None else str(d) for d in shape]
     return "[" + ", ".join(parts) + "]"
+
+
+def _batch_after(pre: Preprocessor, batch: str) -> str:
+    """The batch label after preprocessor ``pre``: rows after RnnToFeedForward, examples after
+    FeedForwardToRnn and CnnToRnn (which restore time with the batch size N)."""
+    if isinstance(pre, RnnToFeedForward):
+        return ROWS
+    if isinstance(pre, (FeedForwardToRnn, CnnToRnn)):
+        return "N"
+    return batch
 
 
 def _layout(shape) -> str:
@@ -174,38 +239,41 @@ class StackPlan:
     """The result of :func:`plan_stack`.
 
     ``preprocessors[i]`` runs before layer i; ``shapes[i]`` is layer i's
-    output shape (without batch); ``input_shape`` the network's input.
+    output shape (without batch) and ``batches[i]`` its batch dim (``"N"``,
+    or ``ROWS`` for ``[N*T, ...]`` rows); ``input_shape`` the network's input.
     """
 
     input_shape: tuple
     preprocessors: dict[int, Preprocessor] = field(default_factory=dict)
     shapes: list[tuple] = field(default_factory=list)
+    batches: list[str] = field(default_factory=list)      # "N" or ROWS, per output
 
 
 def _source(i: int, layers) -> str:
     return "the input" if i == 0 else f"layer {i - 1} ({layer_name(layers[i - 1])})"
 
 
-def _adapt(i: int, layer, shape: tuple, layers) -> Preprocessor | None:
+def _adapt(i: int, layer, shape: tuple, layers, batch: str = "N") -> Preprocessor | None:
     """The preprocessor layer ``i`` needs for input ``shape`` (None), or a ConfigError."""
     name, src = f"layer {i} ({layer_name(layer)})", _source(i, layers)
     rank = len(shape)
+    given = f"{'rows' if batch == ROWS else _layout(shape)} {describe_shape(shape, batch)}"
     if isinstance(layer, Preprocessor):
         return None
     if _is_spatial(core_layer(layer)):
         if rank in (3, 4):
             return None
         raise ConfigError(f"{name} works on images [N, C, H, W] or video [N, C, T, H, W] but {src} "
-                          f"gives {_layout(shape)} {describe_shape(shape)}")
+                          f"gives {given}")
     if isinstance(layer, Output) and not isinstance(layer, RnnOutput):
         if rank == 1:
             return None
         if rank == 3:
             return CnnToFeedForward()
         raise ConfigError(
-            f"{name} is a per-example output [N, C] but {src} gives {_layout(shape)} "
-            f"{describe_shape(shape)}; put a LastTimeStep (or a recurrent layer with "
-            f"return_sequences=False) before it, or use RnnOutput for one output per step")
+            f"{name} is a per-example output [N, C] but {src} gives {given}; put a LastTimeStep "
+            f"(or a recurrent layer with return_sequences=False) before it, or use RnnOutput for "
+            f"one output per step")
     if _is(layer, "TimeDistributed") and rank in (2, 4):
         return None                                                        # per step or per frame
     if needs_sequence(layer) or _is(layer, "Dense"):
@@ -217,10 +285,13 @@ def _adapt(i: int, layer, shape: tuple, layers) -> Preprocessor | None:
             return None                                                    # Dense on vectors
         if rank == 3 and not needs_sequence(layer):
             return CnnToFeedForward()                                      # Dense on images
-        hint = (" (a LastTimeStep or return_sequences=False earlier removed the time axis)"
-                if rank == 1 else "; for video use InputType.convolutional(..., sequence=True)")
-        raise ConfigError(f"{name} works on sequences [N, F, T] but {src} gives {_layout(shape)} "
-                          f"{describe_shape(shape)}{hint}")
+        if batch == ROWS:
+            hint = " (put a FeedForwardToRnn before it to restore the time axis)"
+        elif rank == 1:
+            hint = " (a LastTimeStep or return_sequences=False earlier removed the time axis)"
+        else:
+            hint = "; for video use InputType.convolutional(..., sequence=True)"
+        raise ConfigError(f"{name} works on sequences [N, F, T] but {src} gives {given}{hint}")
     return None
 
 
@@ -252,11 +323,12 @@ def plan_stack(layers: Sequence[nn.Module], input_shape: tuple, *, dtype=None, d
             layouts, when a layer cannot take the previous one's output.
     """
     plan = StackPlan(tuple(input_shape))
-    shape = tuple(input_shape)
+    shape, batch = tuple(input_shape), "N"
     for i, layer in enumerate(layers):
-        pre = _adapt(i, layer, shape, layers)
+        check_supported(i, layer)
+        pre = _adapt(i, layer, shape, layers, batch)
         if pre is not None:
-            shape = tuple(pre.output_shape(shape))
+            shape, batch = tuple(pre.output_shape(shape)), _batch_after(pre, batch)
             plan.preprocessors[i] = pre
         _check_n_in(i, layer, shape[0], layers)
         if build:
@@ -265,7 +337,10 @@ def plan_stack(layers: Sequence[nn.Module], input_shape: tuple, *, dtype=None, d
             shape = _output_shape(layer, shape)
         except ConfigError as err:
             raise ConfigError(f"layer {i} ({layer_name(layer)}): {_strip_owner(str(err), layer)}") from None
+        if isinstance(layer, Preprocessor):
+            batch = _batch_after(layer, batch)
         plan.shapes.append(shape)
+        plan.batches.append(batch)
     return plan
 
 

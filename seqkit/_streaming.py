@@ -14,8 +14,9 @@ layer from the state the previous call left, and stores the new states
   the chunk's last step: after each chunk the output is what ``output`` gives
   for the whole sequence so far. (DL4J bypasses such wrappers and returns the
   whole sequence; seqkit keeps the layer's meaning.)
-- Bidirectional layers and ``go_backwards`` layers cannot run step by step:
-  an error.
+- Bidirectional layers, ``go_backwards`` layers and ``Conv1D`` layers with
+  ``kernel_size > 1`` (no carried state: a chunk would miss the steps before
+  it) cannot run step by step: an error.
 - A chunk whose batch size differs from the stored state's is an error until
   :meth:`rnn_clear_previous_state` (or a new state is set).
 """
@@ -28,7 +29,7 @@ import torch
 
 from ._forward import carries_state, run_layers
 from ._inference import _as_tensor, _eval_mode
-from ._shapes import inner_layer, is_bidirectional, layer_name
+from ._shapes import inner_layer, is_bidirectional, layer_name, mixes_steps
 from .layers._output import LossHead
 
 __all__ = ["StreamingMixin"]
@@ -50,6 +51,10 @@ class StreamingMixin:
             if getattr(layer, "go_backwards", False) is True:
                 raise ValueError(f"rnn_time_step: {name} has go_backwards=True and cannot run step "
                                  f"by step")
+            if mixes_steps(layer):
+                raise ValueError(f"rnn_time_step: {name} is a Conv1D with kernel_size > 1; it keeps "
+                                 f"no state between calls, so each chunk would be convolved without "
+                                 f"the steps before it (use output() on the whole sequence)")
 
     def rnn_time_step(self, x, mask=None):
         """Run a chunk of steps from the stored states; store the new ones.

@@ -8,11 +8,13 @@ config's ``[data]`` table).
 from __future__ import annotations
 
 import argparse
+import contextlib
 from dataclasses import replace
 
 from ._data import ALIGNS, FORMATS, BatchSpec, SourceSpec, parse_column
 
-__all__ = ["add_batch_arguments", "add_source_arguments", "batch_from_args", "source_from_args"]
+__all__ = ["add_batch_arguments", "add_source_arguments", "add_threads_argument",
+           "batch_from_args", "source_from_args", "torch_threads"]
 
 SOURCE_HELP = ("a file, a directory, a glob (quote it) or a numbered pattern such as "
                "'train/features/%%d.csv' with --start/--end")
@@ -112,3 +114,27 @@ def batch_from_args(args, base: BatchSpec | None = None) -> BatchSpec:
     if "classes" in given:
         given["class_names"] = None
     return replace(spec, **given)
+
+
+def add_threads_argument(parser: argparse.ArgumentParser, default: int | None = None) -> None:
+    """``--threads N``: torch's CPU threads."""
+    text = "torch's default (one per core)" if default is None else str(default)
+    parser.add_argument("--threads", type=positive, default=default,
+                        help=f"CPU threads for torch (default: {text}); small networks run as fast "
+                             f"on one, and do not slow down when other processes share the cores")
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """Run with torch's intra-op CPU threads set to ``threads`` (when given), then restore them."""
+    if not threads:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -320,14 +320,35 @@ def parse_config(data: dict, *, file: str | None = None, base: str | None = None
     return config
 
 
+def _check_optimizer(kwargs: dict) -> None:
+    """Make the updater and schedule once on a dummy parameter, so bad arguments show now."""
+    import torch
+
+    from .._updaters import make_optimizer, make_schedule
+
+    try:
+        optimizer = make_optimizer(kwargs.get("updater", "adam"),
+                                   [{"params": [torch.nn.Parameter(torch.zeros(1))]}],
+                                   kwargs.get("learning_rate", 1e-3))
+    except (TypeError, ValueError) as err:
+        raise ConfigFileError(f"the updater cannot be made: {err}", key="network.updater") from None
+    if kwargs.get("lr_schedule") is not None:
+        try:
+            make_schedule(kwargs["lr_schedule"], optimizer)
+        except (TypeError, ValueError) as err:
+            raise ConfigFileError(f"the schedule cannot be made: {err}", key="network.lr_schedule") \
+                from None
+
+
 def _check_network(config: RunConfig) -> None:
     """Construct the network once (unbuilt) so cross-setting errors show now, naming [network]."""
     from .._network import Sequential
     from ._layers import build_layers
 
+    kwargs = config.sequential_kwargs()
+    _check_optimizer(kwargs)
     try:
-        Sequential(build_layers(config.layers, _n_outputs(config.batch) or 2),
-                   **config.sequential_kwargs())
+        Sequential(build_layers(config.layers, _n_outputs(config.batch) or 2), **kwargs)
     except ConfigError as err:
         if isinstance(err, ConfigFileError):
             raise

@@ -48,7 +48,10 @@ def add_parser(sub, common):
 
 
 class _Progress:
-    """A reader whose chunks advance a tqdm bar (what ``write_parquet`` consumes: ``columns``, ``_chunks``)."""
+    """A reader whose chunks advance a tqdm bar.
+
+    It offers what ``write_parquet`` reads from a reader: ``columns`` and ``_chunks()``.
+    """
 
     def __init__(self, reader, bar):
         self._reader, self._bar = reader, bar

@@ -15,7 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from ._args import positive
+from ._args import add_threads_argument, positive, torch_threads
 from ._config import parse_config, read_toml
 from ._errors import CliError
 from ._output import print_paths
@@ -25,7 +25,7 @@ __all__ = ["add_parser", "demo_config_path", "run"]
 HELP = "train and evaluate the LSTM classifier on the bundled synthetic control data"
 EXAMPLE = """\
 examples:
-  seqkit demo                      # about a minute on two CPU cores
+  seqkit demo                      # well under a minute on two CPU cores
   seqkit demo --quick              # a few iterations, to check the installation
   seqkit demo --out /tmp/demo --epochs 40
 
@@ -46,6 +46,7 @@ def add_parser(sub, common):
                         help=f"train 1 epoch on {_QUICK_TRAIN} series, test on {_QUICK_TEST}")
     parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_threads_argument(parser, default=1)
     parser.set_defaults(run=run)
     return parser
 
@@ -77,6 +78,11 @@ def _quick(data: dict) -> dict:
 
 
 def run(args) -> int:
+    with torch_threads(args.threads):
+        return _execute(args)
+
+
+def _execute(args) -> int:
     from ._run import train_run
 
     path = demo_config_path()

@@ -6,7 +6,8 @@ import argparse
 import os
 from dataclasses import replace
 
-from ._args import add_batch_arguments, add_source_arguments, batch_from_args, source_from_args
+from ._args import (add_batch_arguments, add_source_arguments, add_threads_argument, batch_from_args,
+                    source_from_args, torch_threads)
 from ._config import load_config
 from ._data import BatchSpec, make_batches
 from ._errors import CliError
@@ -32,7 +33,8 @@ here win. The report format follows the extension: .html, .md or .json.
 def add_parser(sub, common):
     parser = sub.add_parser("evaluate", help=HELP, description=HELP.capitalize() + ".", epilog=EXAMPLE,
                             parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", metavar="MODEL", help="a model file written by seqkit train (or a checkpoint)")
+    parser.add_argument("model", metavar="MODEL",
+                        help="a model file written by seqkit train (or a checkpoint)")
     add_source_arguments(parser, source="data", required=False)
     add_batch_arguments(parser)
     parser.add_argument("--config", metavar="CONFIG.toml",
@@ -41,6 +43,7 @@ def add_parser(sub, common):
                         help="the config's split to evaluate (default: test, else validation)")
     parser.add_argument("--report", metavar="REPORT", help="write the report here (.html, .md or .json)")
     parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    add_threads_argument(parser)
     parser.set_defaults(run=run)
     return parser
 
@@ -74,6 +77,11 @@ def resolve_data(args, model, *, labelled: bool = True):
 
 
 def run(args) -> int:
+    with torch_threads(args.threads):
+        return _execute(args)
+
+
+def _execute(args) -> int:
     model = load_model(args.model, args.device)
     if args.report is not None and not args.report.lower().endswith((".html", ".htm", ".md", ".json")):
         raise CliError(f"--report must end in .html, .md or .json, got {args.report}")

@@ -28,7 +28,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ._args import add_source_arguments, positive, source_from_args
+from ._args import (add_source_arguments, add_threads_argument, positive, source_from_args,
+                    torch_threads)
 from ._data import BatchSpec, make_batches
 from ._errors import CliError
 from ._model import is_regression, load_model
@@ -56,6 +57,7 @@ def add_parser(sub, common):
     parser.add_argument("--out", required=True, metavar="PREDICTIONS.parquet", help="the file to write")
     parser.add_argument("--batch-size", type=positive, help="sequences per batch (default 256)")
     parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    add_threads_argument(parser)
     parser.set_defaults(run=run)
     return parser
 
@@ -123,6 +125,11 @@ def _rows(out: np.ndarray, mask, steps: int, keys, kind: str, names) -> dict:
 
 
 def run(args) -> int:
+    with torch_threads(args.threads):
+        return _execute(args)
+
+
+def _execute(args) -> int:
     if not args.out.lower().endswith((".parquet", ".pq", ".parq")):
         raise CliError(f"--out must be a .parquet file, got {args.out}")
     model = load_model(args.model, args.device)

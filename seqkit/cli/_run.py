@@ -132,6 +132,27 @@ def evaluate_split(net, source, batch: BatchSpec, standardizer, names, *, batch_
     return net.evaluate(data, labels=None if batch.regression else names)
 
 
+def _prepare_data(config: RunConfig, batch: BatchSpec, out_dir: str, resume: bool, printer):
+    """The training batches and the run's ``data.json`` (written), normalisation statistics included.
+
+    A resumed run reuses the statistics it saved; a new run reads the training split once for them.
+    """
+    source = config.splits["train"]
+    train_batches = make_batches(source, batch, training=True)
+    standardizer = None
+    if config.normalize:
+        previous = os.path.join(out_dir, FILE_NAME)
+        if resume and os.path.isfile(previous):
+            standardizer = RunInfo.load(previous).standardizer
+        else:
+            printer("computing normalisation statistics from the training data")
+            standardizer = fit_standardizer(make_batches(source, batch, batch_size=1024))
+    info = RunInfo(batch, _read_options(config), list(train_batches.feature_columns),
+                   list(train_batches.label_columns), train_batches.num_outputs, standardizer)
+    info.save(out_dir)
+    return train_batches, info
+
+
 def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int | None = None,
               device: str | None = None, progress: bool | None = None, printer=print,
               summary: bool = False) -> RunResult:
@@ -166,21 +187,9 @@ def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int |
     batch = config.batch
     if batch.seed is None:
         batch = replace(batch, seed=config.network.get("seed", _DEFAULT_SEED))
-    train_source = config.splits["train"]
-    train_batches = make_batches(train_source, batch, training=True)
-    standardizer = None
-    if config.normalize:
-        previous = os.path.join(out_dir, FILE_NAME)
-        if resume and os.path.isfile(previous):
-            standardizer = RunInfo.load(previous).standardizer
-        else:
-            printer("computing normalisation statistics from the training data")
-            standardizer = fit_standardizer(make_batches(train_source, batch, batch_size=1024))
-    n_outputs = train_batches.num_outputs
-    info = RunInfo(batch, _read_options(config), list(train_batches.feature_columns),
-                   list(train_batches.label_columns), n_outputs, standardizer)
-    info.save(out_dir)
+    train_batches, info = _prepare_data(config, batch, out_dir, resume, printer)
     _copy_config(config, out_dir)
+    standardizer, n_outputs, train_source = info.standardizer, info.num_outputs, config.splits["train"]
     train = Standardized(train_batches, standardizer)
     validation = None
     if "validation" in config.splits:

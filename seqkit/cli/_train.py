@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from ._args import positive
+from ._args import add_threads_argument, positive, torch_threads
 from ._config import load_config
 from ._output import print_paths
 
@@ -44,6 +44,7 @@ def add_parser(sub, common):
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--check", action="store_true",
                         help="only validate the configuration and exit")
+    add_threads_argument(parser)
     parser.set_defaults(run=run)
     return parser
 
@@ -57,6 +58,11 @@ def default_out_dir(config) -> str:
 
 
 def run(args) -> int:
+    with torch_threads(args.threads):
+        return _execute(args)
+
+
+def _execute(args) -> int:
     from ._run import train_run
 
     config = load_config(args.config)

@@ -9,6 +9,7 @@ from ._base import Layer
 from ._config import register_layer
 from ._bidirectional import MERGE_MODES, Bidirectional
 from ._conv import Conv2D, Subsampling2D
+from ._conv1d import Conv1D
 from ._convlstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from ._dense import Dense
 from ._last_time_step import LastTimeStep
@@ -36,6 +37,7 @@ __all__ = sorted([
     "MERGE_MODES",
     "CnnToRnn",
     "compute_loss",
+    "Conv1D",
     "Conv2D",
     "Dense",
     "FeedForwardToRnn",

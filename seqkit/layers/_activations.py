@@ -9,8 +9,15 @@ tensors, as DL4J does for NCL output layers.
 
 Choices where the peers differ (each stated once here):
 
-- ``"hard_sigmoid"`` is Keras 3's ``relu6(x + 3) / 6`` (slope 1/6), not DL4J's
-  or Keras 2's ``clip(0.2 x + 0.5, 0, 1)``.
+- Two hard sigmoids, both piecewise-linear approximations of the sigmoid:
+
+  - ``"hard_sigmoid"`` is Keras 3's ``relu6(x + 3) / 6`` (slope 1/6, saturating
+    at ``|x| >= 3``);
+  - ``"hard_sigmoid_dl4j"`` is DL4J's ``Activation.HARDSIGMOID`` and Keras 2's
+    ``hard_sigmoid``: ``clip(0.2 x + 0.5, 0, 1)`` (slope 0.2, saturating at
+    ``|x| >= 2.5``); ``"hard_sigmoid_keras2"`` is an alias. Use it to port a
+    DL4J model (``GravesLSTM(gate_activation="hard_sigmoid_dl4j")``) or Keras 2
+    weights exactly; being a name, it is saved in model files like any other.
 - ``"leaky_relu"`` uses negative slope 0.01 (DL4J's and torch's default; Keras's
   activation function uses 0.2). Pass a callable for another slope.
 - ``"gelu"`` is the exact, erf-based GELU (Keras 3's and torch's default).
@@ -35,6 +42,10 @@ def _hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
     return F.relu6(x + 3.0) / 6.0
 
 
+def _hard_sigmoid_dl4j(x: torch.Tensor) -> torch.Tensor:
+    return torch.clamp(0.2 * x + 0.5, 0.0, 1.0)
+
+
 def _softmax(x: torch.Tensor) -> torch.Tensor:
     return torch.softmax(x, dim=1)          # [N, C] or [N, C, T]: over the class dim
 
@@ -47,6 +58,7 @@ _FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "elu": F.elu,
     "gelu": F.gelu,
     "hard_sigmoid": _hard_sigmoid,
+    "hard_sigmoid_dl4j": _hard_sigmoid_dl4j,
     "identity": _identity,
     "leaky_relu": _leaky_relu,
     "relu": torch.relu,
@@ -63,6 +75,7 @@ _ALIASES = {
     "linear": "identity",
     "none": "identity",
     "hardsigmoid": "hard_sigmoid",
+    "hard_sigmoid_keras2": "hard_sigmoid_dl4j",
     "leakyrelu": "leaky_relu",
     "silu": "swish",
 }

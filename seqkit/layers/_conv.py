@@ -34,7 +34,7 @@ from ._base import Layer
 from ._checks import check_feature_count, check_positive_int, describe_activation, layer_activation
 from ._zeroing import check_any_mask, zero_masked
 
-__all__ = ["Conv2D", "Subsampling2D"]
+__all__ = ["Conv2D", "Subsampling2D", "keras_conv_weights", "load_keras_conv_weights"]
 
 
 def _pair(value, what: str, owner: str, *, allow_zero: bool = False) -> tuple[int, int]:
@@ -72,6 +72,53 @@ def _same_pads(size: int, k: int, s: int, d: int) -> tuple[int, int]:
     """(before, after) zeros for Keras's "same": the extra one goes after."""
     total = max((math.ceil(size / s) - 1) * s + d * (k - 1) + 1 - size, 0)
     return total // 2, total - total // 2
+
+
+def keras_conv_weights(layer) -> list[np.ndarray]:
+    """A convolution's ``[kernel (*k, C, C_out), bias (C_out,)]`` in Keras's channels-last layout.
+
+    Shape:
+        ``layer.weight`` is torch's ``[C_out, C, *k]``; the kernel comes out as ``(*k, C, C_out)``.
+    """
+    if not layer.built:
+        raise ConfigError(f"{type(layer).__name__}: not built yet; pass n_in or call build() first")
+    w = layer.weight.detach().cpu().numpy()                                # [C_out, C, *k]
+    out = [w.transpose(*range(2, w.ndim), 1, 0).copy()]                    # (*k, C, C_out)
+    if layer.bias is not None:
+        out.append(layer.bias.detach().cpu().numpy().copy())
+    return out
+
+
+def load_keras_conv_weights(layer, weights: Sequence, kernel_size: tuple[int, ...]):
+    """Copy a Keras convolution's ``[kernel (*k, C, C_out), bias (C_out,)]`` into ``layer``.
+
+    Builds ``layer`` from the kernel's C when it is not built yet; returns ``layer``.
+
+    Raises:
+        ValueError: a wrong number of arrays or a wrong shape, naming both.
+    """
+    name = type(layer).__name__
+    arrays = [np.asarray(w) for w in weights]
+    want = 2 if layer.use_bias else 1
+    if len(arrays) != want:
+        raise ValueError(f"{name}: expected {want} Keras arrays, got {len(arrays)}")
+    kernel, k, n_out = arrays[0], tuple(kernel_size), layer.n_out
+    if kernel.ndim != len(k) + 2 or kernel.shape[:len(k)] != k or kernel.shape[-1] != n_out:
+        raise ValueError(f"{name}: Keras kernel must be ({', '.join(map(str, k))}, n_in, {n_out}), "
+                         f"got {kernel.shape}")
+    if not layer.built:
+        layer.build(int(kernel.shape[-2]))
+    if kernel.shape[-2] != layer.n_in:
+        raise ValueError(f"{name}: Keras kernel has {kernel.shape[-2]} input channels, layer has "
+                         f"n_in={layer.n_in}")
+    if layer.use_bias and arrays[1].shape != (n_out,):
+        raise ValueError(f"{name}: Keras bias must be ({n_out},), got {arrays[1].shape}")
+    order = (kernel.ndim - 1, kernel.ndim - 2, *range(len(k)))            # -> [C_out, C, *k]
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(kernel.transpose(order).copy()))
+        if layer.use_bias:
+            layer.bias.copy_(torch.as_tensor(arrays[1]))
+    return layer
 
 
 class _Spatial2D(Layer):
@@ -217,12 +264,7 @@ class Conv2D(_Spatial2D):
 
     def get_keras_weights(self) -> list[np.ndarray]:
         """``[kernel (kh, kw, C, C_out), bias (C_out,)]`` as Keras's channels-last Conv2D holds them."""
-        if not self.built:
-            raise ConfigError("Conv2D: not built yet; pass n_in or call build() first")
-        out = [self.weight.detach().cpu().numpy().transpose(2, 3, 1, 0).copy()]
-        if self.bias is not None:
-            out.append(self.bias.detach().cpu().numpy().copy())
-        return out
+        return keras_conv_weights(self)
 
     def set_keras_weights(self, weights: Sequence) -> "Conv2D":
         """Load a Keras ``Conv2D``'s ``[kernel (kh, kw, C, C_out), bias (C_out,)]``.
@@ -230,26 +272,7 @@ class Conv2D(_Spatial2D):
         Raises:
             ValueError: a wrong number of arrays or a wrong shape, naming both.
         """
-        arrays = [np.asarray(w) for w in weights]
-        want = 2 if self.use_bias else 1
-        if len(arrays) != want:
-            raise ValueError(f"Conv2D: expected {want} Keras arrays, got {len(arrays)}")
-        kernel = arrays[0]
-        if kernel.ndim != 4 or kernel.shape[:2] != self.kernel_size or kernel.shape[3] != self._n_out:
-            raise ValueError(f"Conv2D: Keras kernel must be ({self.kernel_size[0]}, {self.kernel_size[1]}, "
-                             f"n_in, {self._n_out}), got {kernel.shape}")
-        if not self.built:
-            self.build(int(kernel.shape[2]))
-        if kernel.shape[2] != self.n_in:
-            raise ValueError(f"Conv2D: Keras kernel has {kernel.shape[2]} input channels, layer has "
-                             f"n_in={self.n_in}")
-        if self.use_bias and arrays[1].shape != (self._n_out,):
-            raise ValueError(f"Conv2D: Keras bias must be ({self._n_out},), got {arrays[1].shape}")
-        with torch.no_grad():
-            self.weight.copy_(torch.as_tensor(kernel.transpose(3, 2, 0, 1).copy()))
-            if self.use_bias:
-                self.bias.copy_(torch.as_tensor(arrays[1]))
-        return self
+        return load_keras_conv_weights(self, weights, self.kernel_size)
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, kernel_size={self.kernel_size}, stride={self.stride}, "

@@ -6,7 +6,7 @@ import torch
 
 from ._cells import GRUCell
 from ._fused import FusedRecurrent, run_carried
-from ._gru_kernel import gru_reset_before_sequence
+from ._gru_kernel import gru_reset_after_sequence, gru_reset_before_sequence
 from ._recurrent import State, StepMask
 
 __all__ = ["GRU"]
@@ -26,10 +26,12 @@ class GRU(FusedRecurrent):
             n = φ(a_n + W_hn (r ⊙ h_{t-1}))
         h_t = z ⊙ h_{t-1} + (1 - z) ⊙ n                          # output y_t = h_t
 
-    ``reset_after=True`` with tanh/sigmoid runs on torch's fused kernel (masked
-    batches with one run per example included; masks with gaps use the step
-    loop). ``reset_after=False`` with tanh/sigmoid runs a hand-written forward
-    and backward loop (:mod:`seqkit.layers._gru_kernel`; any mask). Other
+    With tanh/sigmoid, ``reset_after=True`` on CUDA runs on torch's fused
+    kernel (cuDNN; masked batches with one run per example included, masks
+    with gaps take the hand-written loop below). On the CPU, and for
+    ``reset_after=False`` everywhere, it runs a hand-written forward and
+    backward loop (:mod:`seqkit.layers._gru_kernel`, any mask): torch's CPU
+    GRU is itself a per-step autograd loop, slower than this one. Other
     activations and recurrent dropout in training use the autograd step loop
     (input projections of all steps in one matmul).
 
@@ -68,19 +70,29 @@ class GRU(FusedRecurrent):
               and cell.gate_activation_name == "sigmoid")
         return "gru" if ok else None
 
+    #: On the CPU run both modes on the hand-written loop: torch's CPU GRU is a
+    #: per-step autograd loop itself, and the hand-written one measured faster.
+    _hand_written_on_cpu = True
+
     def _run(self, x: torch.Tensor, mask: StepMask | None, state: State,
              need_state: bool) -> tuple[torch.Tensor, State | None]:
         cell = self.cell
-        custom = (not cell.reset_after and cell.activation_name == "tanh"
-                  and cell.gate_activation_name == "sigmoid"
-                  and not (self.training and cell.recurrent_dropout > 0.0))
-        if not custom:
-            return super()._run(x, mask, state, need_state)
+        defaults = (cell.activation_name == "tanh" and cell.gate_activation_name == "sigmoid"
+                    and not (self.training and cell.recurrent_dropout > 0.0))
+        gaps = mask is not None and not mask.runs()[2]
+        hand_written = (not cell.reset_after or gaps
+                        or (not x.is_cuda and self._hand_written_on_cpu))
+        if not (defaults and hand_written):
+            return super()._run(x, mask, state, need_state)              # fused kernel or loop
         ctx = cell._dropout_ctx(x.shape[0], x)
-
-        def kernel(xp, real):
-            hs, ys = gru_reset_before_sequence(xp, cell.weight_hh, state["h"], real)
-            return (hs,), ys
+        if cell.reset_after:
+            def kernel(xp, real):
+                hs, ys = gru_reset_after_sequence(xp, cell.weight_hh, cell.bias_hh, state["h"], real)
+                return (hs,), ys
+        else:
+            def kernel(xp, real):
+                hs, ys = gru_reset_before_sequence(xp, cell.weight_hh, state["h"], real)
+                return (hs,), ys
         return run_carried(kernel, lambda xs: cell._project(xs, ctx), x, mask, ("h",), need_state)
 
     def _kernel_weights(self) -> list[torch.Tensor]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-__all__ = ["gru_reset_before_sequence"]
+__all__ = ["gru_reset_after_sequence", "gru_reset_before_sequence"]
 
 
 class _GRUResetBefore(torch.autograd.Function):
@@ -104,6 +104,107 @@ class _GRUResetBefore(torch.autograd.Function):
         d_w = torch.cat([flat[:, :2 * hu].t().mm(h_prev.reshape(t_len * n, hu)),
                          flat[:, 2 * hu:].t().mm(q.view(t_len * n, hu))])  # [3H, H]
         return dxp, d_w, dh, None
+
+
+class _GRUResetAfter(torch.autograd.Function):
+    """Inputs: xp ``[T, N, 3H]``, w_hh ``[3H, H]``, b_hh ``[3H]``, h0 ``[N, H]``, real bool
+    ``[T, N]`` or None. Outputs as :class:`_GRUResetBefore`."""
+
+    @staticmethod
+    def forward(ctx, xp, w_hh, b_hh, h0, real):
+        ctx.set_materialize_grads(False)
+        t_len, n, g3 = xp.shape
+        hu = g3 // 3
+        u_t_w = w_hh.t()                                                 # [H, 3H]
+        new = xp.new_empty
+        rz_all, n_all, un_all = new(t_len, n, 2 * hu), new(t_len, n, hu), new(t_len, n, hu)
+        hs = new(t_len + 1, n, hu)
+        hs[0] = h0
+        masked = real is not None
+        ys = new(t_len, n, hu) if masked else hs[1:]
+        r2 = real.view(t_len, n, 1) if masked else xp.new_ones(t_len, 1, 1, dtype=torch.bool)
+        u = new(n, g3)                                                   # W_hh h + b_hh, this step
+        u_rz, u_n = u[:, :2 * hu], u[:, 2 * hu:]
+        addmm, add, sub, addcmul, where = torch.addmm, torch.add, torch.sub, torch.addcmul, torch.where
+        h = hs[0]
+        for x_t, rz_t, r_t, z_t, n_t, un_t, y_t, h_t, r in zip(
+                xp.unbind(0), rz_all.unbind(0), rz_all[:, :, :hu].unbind(0),
+                rz_all[:, :, hu:].unbind(0), n_all.unbind(0), un_all.unbind(0), ys.unbind(0),
+                hs[1:].unbind(0), r2.unbind(0)):
+            addmm(b_hh, h, u_t_w, out=u)                                 # [N, 3H]
+            add(x_t[:, :2 * hu], u_rz, out=rz_t).sigmoid_()              # r, z
+            un_t.copy_(u_n)
+            cand = addcmul(x_t[:, 2 * hu:], r_t, u_n, out=n_t).tanh_()   # n
+            h_new = addcmul(cand, z_t, sub(h, cand), out=y_t)            # n + z (h - n)
+            if masked:                                                   # r [N, 1]
+                h = where(r, h_new, h, out=h_t)
+                y_t.masked_fill_(~r, 0.0)
+            else:
+                h = h_new
+        ctx.save_for_backward(w_hh, rz_all, n_all, un_all, hs, r2 if masked else None)
+        return hs, (ys if masked else None)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_hs, d_ys):
+        w_hh, rz, cand, u_n, hs, r2 = ctx.saved_tensors
+        t_len, n, hu = cand.shape
+        h_prev = hs[:-1]                                                 # [T, N, H]
+        gate_r, gate_z = rz[..., :hu], rz[..., hu:]
+        # per step: da_n = dh * k_n ; da_z = dh * k_z ; da_r = da_n * k_r ; du_n = da_n * r ;
+        # dh_prev = dh * z + [da_r, da_z] @ W_rz + du_n @ W_n   (u = W_hh h + b_hh)
+        k_n = (1.0 - gate_z) * (1.0 - cand * cand)
+        k_z = (h_prev - cand) * gate_z * (1.0 - gate_z)
+        k_r = u_n * gate_r * (1.0 - gate_r)
+        w_rz, w_n = w_hh[:2 * hu], w_hh[2 * hu:]
+        dxp = cand.new_empty(t_len, n, 3 * hu)                           # = du for r and z
+        du_n = cand.new_empty(t_len, n, hu)
+        dh = cand.new_zeros(n, hu)
+        none = [None] * t_len
+        d_h = d_hs[1:].unbind(0) if d_hs is not None else none
+        d_y = d_ys.unbind(0) if d_ys is not None else none
+        masked = r2 is not None
+        keep = (r2.to(cand.dtype).unbind(0), (~r2).to(cand.dtype).unbind(0)) if masked else (none, none)
+        add, addmm, mul = torch.add, torch.addmm, torch.mul
+        steps = zip(d_h, d_y, k_n.unbind(0), k_z.unbind(0), k_r.unbind(0), gate_z.unbind(0),
+                    gate_r.unbind(0), dxp.unbind(0), du_n.unbind(0), *keep)
+        for dh_t, dy_t, kn_t, kz_t, kr_t, z_t, r_t, dx_t, dun_t, m, nm in reversed(list(steps)):
+            if dh_t is not None:
+                dh = add(dh, dh_t)
+            if masked:                                                   # m, nm [N, 1] as 0/1
+                dh_new = mul(dh if dy_t is None else add(dh, dy_t), m)
+                dh_keep = mul(dh, nm)
+            else:
+                dh_new = dh
+            da_n = mul(dh_new, kn_t, out=dx_t[:, 2 * hu:])
+            mul(dh_new, kz_t, out=dx_t[:, hu:2 * hu])
+            mul(da_n, kr_t, out=dx_t[:, :hu])
+            mul(da_n, r_t, out=dun_t)
+            dh = addmm(addmm(mul(dh_new, z_t), dx_t[:, :2 * hu], w_rz), dun_t, w_n)
+            if masked:
+                dh = add(dh, dh_keep)
+        if d_hs is not None:
+            dh = add(dh, d_hs[0])
+        flat = dxp.view(t_len * n, 3 * hu)
+        h_flat = h_prev.reshape(t_len * n, hu)
+        dun_flat = du_n.view(t_len * n, hu)
+        d_w = torch.cat([flat[:, :2 * hu].t().mm(h_flat), dun_flat.t().mm(h_flat)])  # [3H, H]
+        d_b = torch.cat([flat[:, :2 * hu].sum(0), dun_flat.sum(0)])      # [3H]
+        return dxp, d_w, d_b, dh, None
+
+
+def gru_reset_after_sequence(xp: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor | None,
+                             h0: torch.Tensor, real: torch.Tensor | None = None):
+    """Run the ``reset_after=True`` GRU recurrence over projected inputs (torch's GRU).
+
+    Shape:
+        xp ``[T, N, 3H]`` (``W_ih x + b_ih``, gates r, z, n), w_hh ``[3H, H]``,
+        b_hh ``[3H]`` or None, h0 ``[N, H]``, real bool ``[T, N]`` or None.
+        Returns ``(hs, ys)`` as :func:`gru_reset_before_sequence`.
+    """
+    if b_hh is None:
+        b_hh = w_hh.new_zeros(w_hh.shape[0])
+    return _GRUResetAfter.apply(xp, w_hh, b_hh, h0, real)
 
 
 def gru_reset_before_sequence(xp: torch.Tensor, w_hh: torch.Tensor, h0: torch.Tensor,

@@ -132,7 +132,9 @@ class LastTimeStep(InnerWrapper):
 
     The inner layer may be any seqkit sequence layer taking ``(x, mask)``:
     a recurrent layer, :class:`Bidirectional`, :class:`TimeDistributed`,
-    :class:`MaskZero`... Special cases:
+    :class:`MaskZero`, or a :class:`Conv1D` (as DL4J's ``LastTimeStep``, which
+    wraps "any RNN or Conv1D"; streaming, :meth:`run`, needs a recurrent
+    inner layer). Special cases:
 
     - an inner recurrent layer with ``return_sequences=False`` already returns
       its last real step and is used as is (the mask is still checked here);

@@ -125,3 +125,18 @@ def test_config_error_through_the_command(cli, tmp_path):
         f"seqkit: error: {path}: data.align: unknown value 'left'; allowed: equal_length, align_start, "
         f"align_end"]
     assert issubclass(ConfigFileError, ConfigError)
+
+
+def test_updater_and_schedule_tables(tmp_path):
+    good = write_tiny_config(tmp_path, **{"seed = 7": 'seed = 7\nupdater = { type = "sgd", momentum = 0.9, '
+                                                     'nesterov = true }\nlr_schedule = { type = "StepLR", '
+                                                     'step_size = 2 }'})
+    kwargs = load_config(good).sequential_kwargs()
+    assert kwargs["updater"].keywords == {"momentum": 0.9, "nesterov": True, "lr": 0.01}
+    assert kwargs["lr_schedule"].keywords == {"step_size": 2}
+    assert "network.lr_schedule: the schedule cannot be made" in \
+        _error(tmp_path, "seed = 7", 'seed = 7\nlr_schedule = "StepLR"')
+    assert "network.updater.momentom: SGD has no argument 'momentom'; allowed: lr, momentum" in \
+        _error(tmp_path, "seed = 7", 'seed = 7\nupdater = { type = "sgd", momentom = 0.9 }')
+    assert "network.updater: the updater cannot be made" in \
+        _error(tmp_path, "seed = 7", 'seed = 7\nupdater = { type = "sgd", momentum = -1.0 }')

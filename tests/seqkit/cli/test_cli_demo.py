@@ -6,9 +6,13 @@ from pathlib import Path
 
 
 def test_demo_quick_writes_the_report(cli, tmp_path):
+    import torch
+
+    threads = torch.get_num_threads()
     out = tmp_path / "demo"
     result = cli("demo", "--quick", "--out", out, "--no-progress", "--device", "cpu")
     assert result.code == 0, result.err
+    assert torch.get_num_threads() == threads                     # --threads 1 is undone afterwards
     report = out / "report.html"
     assert report.is_file() and report.stat().st_size > 1000
     assert f"Open the report: {report}" in result.out

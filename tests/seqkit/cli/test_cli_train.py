@@ -73,8 +73,11 @@ def test_predict_writes_keyed_parquet(cli, trained_run, tmp_path):
     assert rows[0]["label"] == names[rows[0]["prediction"]]
 
 
+NO_REPORT = {"[train]\nepochs = 1": '[train]\nepochs = 1\n\n[output]\nreport = "none"'}
+
+
 def test_resume_continues_the_iteration_counter(cli, tmp_path):
-    config = write_tiny_config(tmp_path)
+    config = write_tiny_config(tmp_path, **NO_REPORT)
     out = tmp_path / "out"
     first = cli("train", config, "--out", out, "--no-progress")
     assert first.code == 0, first.err
@@ -83,6 +86,7 @@ def test_resume_continues_the_iteration_counter(cli, tmp_path):
     assert "resuming from" in resumed.out
     assert [(r["epoch"], r["iteration"]) for r in _metrics(out)] == [(1, 3), (2, 6)]
     assert seqkit.load(out / "model.seqkit").iteration == 6
+    assert not (out / "report.html").exists()
 
 
 def test_resume_without_checkpoint_is_an_error(cli, tmp_path):
@@ -101,7 +105,8 @@ class _CtrlC(Listener):
 def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(cli, tmp_path, monkeypatch):
     from seqkit.cli import _run
 
-    config = write_tiny_config(tmp_path, **{"epochs = 1": "epochs = 2"})
+    config = write_tiny_config(tmp_path, **{"[train]\nepochs = 1": '[train]\nepochs = 2\n\n[output]\n'
+                                                                   'report = "none"'})
     out = tmp_path / "out"
     original = _run._listeners
     monkeypatch.setattr(_run, "_listeners", lambda *a: [*original(*a), _CtrlC()])

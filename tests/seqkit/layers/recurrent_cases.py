@@ -27,13 +27,23 @@ class MinimalCell(nn.Module):
         return h, (h,)
 
 
+def _torch_kernel(layer):
+    """A GRU or SimpleRNN that takes torch's fused kernel on the CPU too (as on CUDA)."""
+    layer._hand_written_on_cpu = False
+    return layer
+
+
 #: name -> factory(n_out, n_in, **flags). Every recurrent layer this package owns.
 LAYERS = {
     "LSTM": lambda h, f, **kw: LSTM(h, f, **kw),
     "GRU": lambda h, f, **kw: GRU(h, f, **kw),
     "GRU_reset_before": lambda h, f, **kw: GRU(h, f, reset_after=False, **kw),
+    "GRU_torch_kernel": lambda h, f, **kw: _torch_kernel(GRU(h, f, **kw)),
     "SimpleRNN": lambda h, f, **kw: SimpleRNN(h, f, **kw),
     "SimpleRNN_relu": lambda h, f, **kw: SimpleRNN(h, f, activation="relu", **kw),
+    "SimpleRNN_torch_kernel": lambda h, f, **kw: _torch_kernel(SimpleRNN(h, f, **kw)),
+    "SimpleRNN_relu_torch_kernel": lambda h, f, **kw: _torch_kernel(
+        SimpleRNN(h, f, activation="relu", **kw)),
     "GravesLSTM": lambda h, f, **kw: GravesLSTM(h, f, **kw),
     "LSTM_hard_sigmoid": lambda h, f, **kw: LSTM(h, f, gate_activation="hard_sigmoid", **kw),
     "RNN_LSTMCell": lambda h, f, **kw: RNN(LSTMCell(h, f), **kw),
@@ -42,7 +52,8 @@ LAYERS = {
 }
 
 #: The layers with a fast path of their own (fused kernel or hand-written loop).
-FAST = ["LSTM", "GRU", "GRU_reset_before", "SimpleRNN", "SimpleRNN_relu", "GravesLSTM"]
+FAST = ["LSTM", "GRU", "GRU_torch_kernel", "GRU_reset_before", "SimpleRNN", "SimpleRNN_relu",
+        "SimpleRNN_torch_kernel", "SimpleRNN_relu_torch_kernel", "GravesLSTM"]
 
 
 def masks(n: int = N, t: int = T) -> dict[str, torch.Tensor]:

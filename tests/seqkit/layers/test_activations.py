@@ -20,6 +20,7 @@ def _ref(name, x):
         "tanh": (torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x)),
         "sigmoid": sig,
         "hard_sigmoid": torch.clamp((x + 3.0) / 6.0, 0.0, 1.0),
+        "hard_sigmoid_dl4j": torch.clamp(0.2 * x + 0.5, 0.0, 1.0),
         "softsign": x / (1.0 + x.abs()),
         "elu": torch.where(x > 0, x, torch.exp(x) - 1.0),
         "selu": 1.0507009873554805 * torch.where(x > 0, x, 1.6732632423543772 * (torch.exp(x) - 1.0)),
@@ -31,8 +32,8 @@ def _ref(name, x):
     return table[name]
 
 
-ELEMENTWISE = ["identity", "relu", "tanh", "sigmoid", "hard_sigmoid", "softsign", "elu", "selu",
-               "gelu", "softplus", "leaky_relu", "swish"]
+ELEMENTWISE = ["identity", "relu", "tanh", "sigmoid", "hard_sigmoid", "hard_sigmoid_dl4j", "softsign",
+               "elu", "selu", "gelu", "softplus", "leaky_relu", "swish"]
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -64,6 +65,8 @@ def test_hard_sigmoid_matches_keras():
 
 @pytest.mark.parametrize("alias,canonical", [("linear", "identity"), ("LINEAR", "identity"),
                                              ("hardsigmoid", "hard_sigmoid"), ("silu", "swish"),
+                                             ("hard_sigmoid_keras2", "hard_sigmoid_dl4j"),
+                                             ("Hard_Sigmoid_DL4J", "hard_sigmoid_dl4j"),
                                              ("LeakyReLU", "leaky_relu"), (" Tanh ", "tanh")])
 def test_aliases_and_case(alias, canonical):
     fn = get_activation(alias)
@@ -84,6 +87,32 @@ def test_none_is_identity_and_callables_pass_through():
     assert get_activation(act) is act
     assert repr(act) == "Activation('relu')"
     assert len({Activation("relu"), Activation("RELU")}) == 1
+
+
+def test_the_two_hard_sigmoids_at_known_points():
+    """DL4J's (and Keras 2's) clip(0.2 x + 0.5, 0, 1) versus Keras 3's relu6(x + 3) / 6."""
+    x = torch.tensor([-3.0, -2.5, -1.0, 0.0, 1.0, 2.5, 3.0], dtype=torch.float64)
+    dl4j = get_activation("hard_sigmoid_dl4j")(x)
+    torch.testing.assert_close(dl4j, torch.tensor([0.0, 0.0, 0.3, 0.5, 0.7, 1.0, 1.0], dtype=torch.float64))
+    keras3 = get_activation("hard_sigmoid")(x)
+    torch.testing.assert_close(keras3, torch.tensor([0.0, 1 / 12, 1 / 3, 0.5, 2 / 3, 11 / 12, 1.0],
+                                                    dtype=torch.float64))
+    xs = torch.tensor([-4.0, 0.3, 4.0], dtype=torch.float64, requires_grad=True)
+    get_activation("hard_sigmoid_dl4j")(xs).sum().backward()
+    torch.testing.assert_close(xs.grad, torch.tensor([0.0, 0.2, 0.0], dtype=torch.float64))
+
+
+def test_dl4j_hard_sigmoid_gate_survives_save_and_load(tmp_path):
+    import seqkit
+    from seqkit.layers import GravesLSTM, RnnOutput
+
+    net = seqkit.Sequential([GravesLSTM(4, gate_activation="hard_sigmoid_dl4j"), RnnOutput(2)],
+                            input_type=seqkit.InputType.recurrent(3), seed=0)
+    net.save(tmp_path / "m.seqkit")
+    back = seqkit.load(tmp_path / "m.seqkit")
+    x = torch.randn(2, 3, 5)
+    torch.testing.assert_close(back.output(x), net.output(x))
+    assert back.layers[0]._init_args["gate_activation"] == "hard_sigmoid_dl4j"
 
 
 def test_unknown_name_lists_allowed_names():

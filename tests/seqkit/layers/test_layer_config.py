@@ -76,6 +76,8 @@ CASES: dict[str, list[Case]] = {
                     x=lambda: torch.randn(4, 5), mask=False)],
     "RnnOutput": [Case(lambda: cls("RnnOutput")(3, activation="softmax", loss="mcxent"))],
     "RnnLoss": [Case(lambda: cls("RnnLoss")(activation="sigmoid", loss="xent"))],
+    "Conv1D": [Case(lambda: cls("Conv1D")(4, 3, dilation=2, activation="relu")),
+               Case(lambda: cls("Conv1D")(2, 2, 3, padding="same", use_bias=False))],
     "Conv2D": [Case(lambda: cls("Conv2D")(4, (3, 2), stride=(1, 2), padding="same",
                                           activation="relu"),
                     x=lambda: torch.randn(2, 2, 3, 6, 6))],

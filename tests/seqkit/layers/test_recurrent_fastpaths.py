@@ -2,7 +2,9 @@
 
 Fast paths: the fused kernels of LSTM, GRU (reset_after=True) and SimpleRNN
 (tanh, relu), with their shift-and-gather handling of one-run masks, and the
-hand-written loops of GravesLSTM and GRU (reset_after=False). Masks with gaps take the loops but are held to
+hand-written loops of GravesLSTM, GRU (both modes) and SimpleRNN. GRU and
+SimpleRNN take the hand-written loops on the CPU and torch's kernels on CUDA;
+the "*_torch_kernel" cases force torch's kernels on the CPU too. Masks with gaps take the loops but are held to
 the reference too.
 """
 
@@ -161,8 +163,8 @@ def test_fused_path_taken_unless_gaps(monkeypatch, mask_kind):
     calls = []
     real = _fused.fused_run
     monkeypatch.setattr(_fused, "fused_run", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
-    for name in ["LSTM", "GRU", "SimpleRNN", "SimpleRNN_relu", "GRU_reset_before",
-                 "LSTM_hard_sigmoid"]:
+    for name in ["LSTM", "GRU_torch_kernel", "SimpleRNN_torch_kernel", "SimpleRNN_relu_torch_kernel",
+                 "GRU", "GRU_reset_before", "SimpleRNN", "LSTM_hard_sigmoid"]:
         make(name).run(inputs(), get_mask(mask_kind))
     expected = [] if mask_kind == "gaps" else ["lstm", "gru", "rnn_tanh", "rnn_relu"]
     assert calls == expected
