@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: $(STAMP)
-	$(PY) examples/inspect_bundled_data.py
+	$(VENV)/bin/seqkit demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

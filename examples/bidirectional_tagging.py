@@ -33,6 +33,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import torch
 
 import readers
 import seqkit
@@ -74,7 +75,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--smoke", action="store_true", help="a tiny run, for the tests")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1, see examples/README.md)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)      # small recurrent models: one thread is fastest
     n_train, n_test, epochs = (600, 200, args.epochs) if not args.smoke else (48, 32, 1)
     start = time.perf_counter()
     rng = np.random.default_rng(args.seed)

@@ -31,6 +31,7 @@ import sys
 import time
 
 import numpy as np
+import torch
 
 import seqkit
 from seqkit.layers import LSTM, Conv2D, RnnOutput, Subsampling2D
@@ -79,7 +80,10 @@ def main(argv=None) -> float:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--smoke", action="store_true", help="a tiny run, for the tests")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1, see examples/README.md)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)      # small recurrent models: one thread is fastest
     n_train, n_test, epochs = 1200, 300, args.epochs
     if args.smoke:
         n_train, n_test, epochs = 64, 32, 1

@@ -33,6 +33,7 @@ import tempfile
 import time
 
 import numpy as np
+import torch
 
 import seqkit
 from seqkit.layers import GRU, LSTM, Dense, RnnOutput
@@ -69,7 +70,10 @@ def main(argv=None) -> float:
     parser.add_argument("--steps", type=int, default=200, help="steps of the streamed sequences")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--smoke", action="store_true", help="a tiny run, for the tests")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1, see examples/README.md)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)      # small recurrent models: one thread is fastest
     n_train, train_steps, epochs, steps = 256, 100, args.epochs, args.steps
     if args.smoke:
         n_train, train_steps, epochs, steps = 32, 40, 1, 40

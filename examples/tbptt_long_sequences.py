@@ -35,6 +35,7 @@ import sys
 import time
 
 import numpy as np
+import torch
 
 import seqkit
 from seqkit.layers import LSTM, RnnOutput
@@ -100,7 +101,10 @@ def main(argv=None) -> float:
     parser.add_argument("--steps", type=int, default=1200, help="training sequence length")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--smoke", action="store_true", help="a tiny run, for the tests")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1, see examples/README.md)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)      # small recurrent models: one thread is fastest
     n_train, steps, n_test, test_steps, epochs, batch = (64, args.steps, 16, 3000, args.epochs, 16)
     if args.smoke:
         n_train, steps, n_test, test_steps, epochs, batch = 8, 1000, 4, 1000, 1, 8

@@ -41,6 +41,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import torch
 
 import readers
 import seqkit
@@ -140,7 +141,10 @@ def main(argv=None) -> float:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--smoke", action="store_true", help="one epoch on 48 train and 32 test series")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1, see examples/README.md)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)      # small recurrent models: one thread is fastest
     limit = (48, 32) if args.smoke else (None, None)
     epochs = 1 if args.smoke else args.epochs
 

@@ -14,6 +14,7 @@ from ._inspect import Summary, inspect
 from ._parquet import ParquetSequenceReader
 from ._record import Record
 from ._sources import NumberedFiles
+from ._standardize import StandardizedBatches, Standardizer
 from ._write import write_parquet
 
 __all__ = sorted([
@@ -25,6 +26,8 @@ __all__ = sorted([
     "Record",
     "SequenceBatches",
     "SequenceDataError",
+    "StandardizedBatches",
+    "Standardizer",
     "Summary",
     "inspect",
     "write_parquet",

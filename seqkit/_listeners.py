@@ -10,6 +10,21 @@ print or decide something, never every iteration by default.
 Hooks: ``on_fit_start``, ``on_iteration_end`` (after each minibatch),
 ``on_epoch_end`` (after each epoch; ``state.epoch`` already counts it),
 ``on_fit_end`` (also after an early stop).
+
+State and resuming: a listener's ``state_dict()`` is what it has learnt while
+training (EarlyStopping's best score, patience count and best parameters,
+Checkpoint's list of written files, ScoreListener's history), as JSON-safe
+data. Checkpoints written during ``fit`` store every listener's state in the
+model file's training state (``training_state["listeners"]``: one
+``{"class": name, "state": ...}`` per listener, in order), and
+``fit(..., resume_from=path)`` gives it back through ``load_state_dict``, so a
+resumed run's listeners decide as the uninterrupted run's would. Matching is
+by class and position: the k-th listener of a class gets the state of the k-th
+saved listener of that class; one without a saved counterpart starts afresh,
+and saved states nobody claims are ignored. A checkpoint is written once
+every listener's hook for that iteration or epoch has run (see
+``FitState.after_listeners``), so its state is complete whatever the order of
+the listeners.
 """
 
 from __future__ import annotations
@@ -18,11 +33,32 @@ import os
 import re
 import sys
 
+from ._listener_state import state_error as _state_error
+from ._listener_state import state_field as _field
+from ._listener_state import tensors_from_json, tensors_to_json
+
 __all__ = ["Checkpoint", "EarlyStopping", "Listener", "ProgressBar", "ScoreListener"]
 
 
 class Listener:
-    """Base class: override the hooks you need (each does nothing by default)."""
+    """Base class: override the hooks you need (each does nothing by default).
+
+    A listener that learns something while training (a best score, a counter)
+    also overrides :meth:`state_dict` and :meth:`load_state_dict`, so that
+    ``fit(..., resume_from=path)`` restores it.
+    """
+
+    def state_dict(self) -> dict:
+        """What this listener has learnt so far, as JSON-safe data (None, bool, int, float,
+        str, lists, dicts with str keys); stored in checkpoints. Empty by default."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` gave (on ``fit(..., resume_from=...)``).
+
+        Raises:
+            ValueError: a state this listener cannot take, saying what is wrong.
+        """
 
     def on_fit_start(self, state) -> None:
         """Before the first iteration of a ``fit`` call."""
@@ -73,6 +109,21 @@ class ScoreListener(Listener):
         if self.printer is not None:
             self.printer(f"iteration {state.iteration} (epoch {state.epoch + 1}, batch {state.batch}): "
                          f"score {score:.6g}")
+
+    def state_dict(self) -> dict:
+        """``{"history": [[iteration, score], ...], "epoch_history": [[epoch, mean, val], ...]}``."""
+        return {"history": [list(item) for item in self.history],
+                "epoch_history": [list(item) for item in self.epoch_history]}
+
+    def load_state_dict(self, state: dict) -> None:
+        owner = type(self).__name__
+        try:
+            history = [(int(i), float(v)) for i, v in _field(state, "history", owner)]
+            epochs = [(int(e), float(m), None if v is None else float(v))
+                      for e, m, v in _field(state, "epoch_history", owner)]
+        except (TypeError, ValueError) as err:
+            raise _state_error(owner, f"bad history ({err})") from None
+        self.history, self.epoch_history = history, epochs
 
     def on_epoch_end(self, state) -> None:
         if not self.epoch_summary:
@@ -161,13 +212,32 @@ class Checkpoint(Listener):
         self.saved: list[str] = []
 
     def _save(self, state) -> None:
+        """Write a checkpoint once every listener has run for this event (complete state)."""
         name = f"{self.prefix}-e{state.epoch:04d}-i{state.iteration:09d}.seqkit"
         path = os.path.join(self.directory, name)
         if self.saved and self.saved[-1] == path:
             return
-        state.net._save_checkpoint(path)
-        self.saved.append(path)
-        self._prune()
+        self.saved.append(path)                        # so the file's own state lists it
+
+        def write() -> None:
+            try:
+                state.net._save_checkpoint(path)
+            except BaseException:
+                self.saved.remove(path)
+                raise
+            self._prune()
+
+        state.after_listeners(write)
+
+    def state_dict(self) -> dict:
+        """``{"saved": [path, ...]}``: the files this listener wrote (older ones may be pruned)."""
+        return {"saved": list(self.saved)}
+
+    def load_state_dict(self, state: dict) -> None:
+        saved = _field(state, "saved", type(self).__name__)
+        if not isinstance(saved, list) or not all(isinstance(p, str) for p in saved):
+            raise _state_error(type(self).__name__, "'saved' must be a list of paths")
+        self.saved = list(saved)
 
     def _prune(self) -> None:
         if self.keep_last is None:
@@ -238,6 +308,31 @@ class EarlyStopping(Listener):
     def on_fit_start(self, state) -> None:
         if not state.has_validation:
             raise ValueError("EarlyStopping needs validation data: fit(..., validation=...)")
+
+    def state_dict(self) -> dict:
+        """Best value and epoch, epochs waited, stop epoch, history and, with ``restore_best``,
+        the best epoch's parameters (as exact base64 bytes, so a resumed run restores them)."""
+        out = {"best": self.best, "best_epoch": self.best_epoch, "stopped_epoch": self.stopped_epoch,
+               "wait": self._wait, "history": list(self.history)}
+        if self._best_state is not None:
+            out["best_parameters"] = tensors_to_json(self._best_state)
+        return out
+
+    def load_state_dict(self, state: dict) -> None:
+        owner = type(self).__name__
+        values = {key: _field(state, key, owner)
+                  for key in ("best", "best_epoch", "stopped_epoch", "wait", "history")}
+        try:
+            best = None if values["best"] is None else float(values["best"])
+            best_epoch = None if values["best_epoch"] is None else int(values["best_epoch"])
+            stopped = None if values["stopped_epoch"] is None else int(values["stopped_epoch"])
+            wait, history = int(values["wait"]), [float(v) for v in values["history"]]
+        except (TypeError, ValueError) as err:
+            raise _state_error(owner, f"bad value ({err})") from None
+        params = state.get("best_parameters")
+        best_state = None if params is None else tensors_from_json(params, owner, "best_parameters")
+        self.best, self.best_epoch, self.stopped_epoch = best, best_epoch, stopped
+        self._wait, self.history, self._best_state = wait, history, best_state
 
     def _value(self, state) -> float:
         if self.metric == "score":

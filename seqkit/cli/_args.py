@@ -118,7 +118,7 @@ def batch_from_args(args, base: BatchSpec | None = None) -> BatchSpec:
 
 def add_threads_argument(parser: argparse.ArgumentParser, default: int | None = None) -> None:
     """``--threads N``: torch's CPU threads."""
-    text = "torch's default (one per core)" if default is None else str(default)
+    text = "torch's choice, one per core" if default is None else str(default)
     parser.add_argument("--threads", type=positive, default=default,
                         help=f"CPU threads for torch (default: {text}); small networks run as fast "
                              f"on one, and do not slow down when other processes share the cores")

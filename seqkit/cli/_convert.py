@@ -32,7 +32,7 @@ text key column, and reads back with readers.ParquetSequenceReader(DEST).
 
 
 def add_parser(sub, common):
-    parser = sub.add_parser("convert", help=HELP, description=HELP.capitalize() + ".", epilog=EXAMPLE,
+    parser = sub.add_parser("convert", help=HELP, description=HELP[:1].upper() + HELP[1:] + ".", epilog=EXAMPLE,
                             parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
     add_source_arguments(parser, labels=False)
     parser.add_argument("dest", metavar="DEST.parquet", help="the Parquet file to write")

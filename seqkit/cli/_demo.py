@@ -37,7 +37,7 @@ _QUICK_TRAIN, _QUICK_TEST = 64, 32            # sequences used by --quick
 
 
 def add_parser(sub, common):
-    parser = sub.add_parser("demo", help=HELP, description=HELP.capitalize() + ".", epilog=EXAMPLE,
+    parser = sub.add_parser("demo", help=HELP, description=HELP[:1].upper() + HELP[1:] + ".", epilog=EXAMPLE,
                             parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", metavar="DIR", default=os.path.join("runs", "demo"),
                         help="the run folder (default runs/demo)")

@@ -31,7 +31,7 @@ here win. The report format follows the extension: .html, .md or .json.
 
 
 def add_parser(sub, common):
-    parser = sub.add_parser("evaluate", help=HELP, description=HELP.capitalize() + ".", epilog=EXAMPLE,
+    parser = sub.add_parser("evaluate", help=HELP, description=HELP[:1].upper() + HELP[1:] + ".", epilog=EXAMPLE,
                             parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", metavar="MODEL",
                         help="a model file written by seqkit train (or a checkpoint)")

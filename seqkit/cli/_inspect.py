@@ -23,7 +23,7 @@ examples:
 
 
 def add_parser(sub, common):
-    parser = sub.add_parser("inspect", help=HELP, description=HELP.capitalize() + ".", epilog=EXAMPLE,
+    parser = sub.add_parser("inspect", help=HELP, description=HELP[:1].upper() + HELP[1:] + ".", epilog=EXAMPLE,
                             parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
     add_source_arguments(parser)
     parser.add_argument("--label-column", type=parse_column,

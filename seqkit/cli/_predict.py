@@ -50,7 +50,7 @@ regression networks the predicted values. See docs/cli.md.
 
 
 def add_parser(sub, common):
-    parser = sub.add_parser("predict", help=HELP, description=HELP.capitalize() + ".", epilog=EXAMPLE,
+    parser = sub.add_parser("predict", help=HELP, description=HELP[:1].upper() + HELP[1:] + ".", epilog=EXAMPLE,
                             parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", metavar="MODEL", help="a model file written by seqkit train")
     add_source_arguments(parser, source="data", labels=False)

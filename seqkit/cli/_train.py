@@ -32,7 +32,7 @@ Ctrl-C stops after the current batch and saves a checkpoint (exit code 130);
 
 
 def add_parser(sub, common):
-    parser = sub.add_parser("train", help=HELP, description=HELP.capitalize() + ".", epilog=EXAMPLE,
+    parser = sub.add_parser("train", help=HELP, description=HELP[:1].upper() + HELP[1:] + ".", epilog=EXAMPLE,
                             parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", metavar="CONFIG.toml", help="the run configuration")
     parser.add_argument("--out", metavar="DIR",

@@ -1,0 +1,124 @@
+"""Per-feature standardisation of batches, fitted on the real steps of a training set."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from ._batch import Batch
+
+__all__ = ["Standardizer"]
+
+
+class Standardizer:
+    """``(x - mean) / std`` per feature, with statistics from real (unmasked) steps only.
+
+    The data-side counterpart of DL4J's ``NormalizerStandardize``: fit it on the
+    training batches, then apply the same statistics to every split. Padded
+    steps stay exactly 0, so masks keep their meaning. A feature whose standard
+    deviation is 0 is only centred (divided by 1).
+
+    Use it on one batch (``standardizer.transform(batch)``) or wrap a whole
+    re-iterable of batches (``standardizer(batches)``); the wrapper passes
+    ``len()`` and ``set_epoch`` through, so shuffling and progress bars work as
+    on the wrapped batches.
+
+    Shape:
+        mean, std: ``[F]`` float64; batches' features ``[N, F, T]``.
+    """
+
+    def __init__(self, mean, std):
+        self.mean = np.asarray(mean, dtype=np.float64).reshape(-1)          # [F]
+        self.std = np.asarray(std, dtype=np.float64).reshape(-1)            # [F]
+        if self.mean.shape != self.std.shape:
+            raise ValueError(f"Standardizer: mean has {self.mean.size} features but std has {self.std.size}")
+        if not (np.all(np.isfinite(self.mean)) and np.all(np.isfinite(self.std)) and np.all(self.std >= 0)):
+            raise ValueError("Standardizer: mean and std must be finite and std non-negative")
+
+    @classmethod
+    def fit(cls, batches: Iterable[Batch]) -> "Standardizer":
+        """Mean and standard deviation of each feature over every real step of ``batches``.
+
+        Sums are kept in float64. Raises ValueError when there is no real step
+        or the feature count changes between batches.
+        """
+        total = total_sq = None
+        count = 0.0
+        for batch in batches:
+            x = batch.features.astype(np.float64, copy=False)                 # [N, F, T]
+            if batch.features_mask is None:
+                w = np.ones((x.shape[0], 1, x.shape[2]))                       # [N, 1, T]
+            else:
+                w = batch.features_mask.astype(np.float64)[:, None, :]         # [N, 1, T]
+            s = (x * w).sum(axis=(0, 2))                                       # [F]
+            sq = (x * x * w).sum(axis=(0, 2))                                  # [F]
+            if total is None:
+                total, total_sq = s, sq
+            elif s.shape != total.shape:
+                raise ValueError(f"Standardizer.fit: batches have {total.size} and then {s.size} features")
+            else:
+                total, total_sq = total + s, total_sq + sq
+            count += float(w.sum())
+        if total is None or count == 0:
+            raise ValueError("Standardizer.fit: the batches hold no real step to fit on")
+        mean = total / count
+        var = np.maximum(total_sq / count - mean * mean, 0.0)
+        return cls(mean, np.sqrt(var))
+
+    def transform(self, batch: Batch) -> Batch:
+        """A copy of ``batch`` with standardised features (float32); padding stays 0."""
+        x = batch.features
+        if x.shape[1] != self.mean.size:
+            raise ValueError(f"Standardizer: fitted on {self.mean.size} features, "
+                             f"got a batch with {x.shape[1]} (features shape {x.shape})")
+        scale = np.where(self.std > 0, self.std, 1.0)
+        mean = self.mean.astype(np.float32)[None, :, None]                    # [1, F, 1]
+        inv = (1.0 / scale).astype(np.float32)[None, :, None]                 # [1, F, 1]
+        out = (x - mean) * inv                                                # [N, F, T]
+        if batch.features_mask is not None:
+            out *= batch.features_mask[:, None, :]
+        return replace(batch, features=out.astype(np.float32, copy=False))
+
+    def __call__(self, batches: Iterable[Batch]) -> "StandardizedBatches":
+        """Wrap a re-iterable of batches so each comes out standardised."""
+        return StandardizedBatches(batches, self)
+
+    def to_dict(self) -> dict:
+        """JSON-safe statistics, for saving beside a model."""
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Standardizer":
+        """The inverse of :meth:`to_dict`."""
+        return cls(data["mean"], data["std"])
+
+    def __repr__(self) -> str:
+        return f"Standardizer(features={self.mean.size})"
+
+
+class StandardizedBatches:
+    """A re-iterable view of batches standardised by a :class:`Standardizer`."""
+
+    def __init__(self, batches: Iterable[Batch], standardizer: Standardizer):
+        self.batches = batches
+        self.standardizer = standardizer
+
+    def __iter__(self) -> Iterator[Batch]:
+        for batch in self.batches:
+            yield self.standardizer.transform(batch)
+
+    def __len__(self) -> int:
+        return len(self.batches)                      # TypeError when the wrapped batches have no len
+
+    def set_epoch(self, epoch: int) -> None:
+        """Pass the epoch to the wrapped batches (reproducible per-epoch shuffling)."""
+        if hasattr(self.batches, "set_epoch"):
+            self.batches.set_epoch(epoch)
+
+    def __getattr__(self, name):
+        # Everything else (num_features, feature_columns, ...) comes from the wrapped batches.
+        if name in ("batches", "standardizer"):
+            raise AttributeError(name)
+        return getattr(self.batches, name)
