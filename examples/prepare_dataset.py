@@ -31,7 +31,7 @@ a mistyped number and a row logged twice. The script
    file in time order, and prints one batch.
 
 Run:
-    python examples/prepare_dataset.py                  # writes to a new temporary folder, ~5 s
+    python examples/prepare_dataset.py                  # writes to a new temporary folder, ~1 s
     python examples/prepare_dataset.py --out data/prep  # or to a folder of your choice
     python examples/prepare_dataset.py --smoke          # fewer devices, for the tests
 """
@@ -79,8 +79,8 @@ def write_raw_csv(path: str, devices: int, rng: np.random.Generator) -> pd.DataF
     order[swap], order[swap + 1] = order[swap + 1], order[swap]                    # a few rows out of order
     raw = raw.iloc[order].astype({c: object for c in CHANNELS})
     raw.iloc[len(raw) // 3, raw.columns.get_loc("ay")] = "0.1O3"                  # a mistyped number
-    twice = raw.iloc[[2 * len(raw) // 3]]
-    raw = pd.concat([raw.iloc[:2 * len(raw) // 3 + 1], twice, raw.iloc[2 * len(raw) // 3 + 1:]])  # logged twice
+    at = 2 * len(raw) // 3
+    raw = pd.concat([raw.iloc[:at + 1], raw.iloc[[at]], raw.iloc[at + 1:]])        # a row logged twice
     raw.to_csv(path, index=False)
     return clean
 
@@ -161,7 +161,7 @@ def write_split(table: pd.DataFrame, ids: list, staging: str, out: str) -> int:
 
 def check_written(path: str, table: pd.DataFrame, ids: list) -> readers.ParquetSequenceReader:
     """Every device of the split, once, with the raw values in time order."""
-    reader = readers.ParquetSequenceReader(path)                      # the key column is in the file's metadata
+    reader = readers.ParquetSequenceReader(path)          # write_parquet named the key column in the metadata
     expected = {d: g.sort_values("timestamp") for d, g in table[table["device"].isin(set(ids))]
                 .groupby("device")}
     seen = 0

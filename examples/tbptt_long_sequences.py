@@ -23,7 +23,7 @@ script shows
 - the time of one epoch with TBPTT versus full BPTT over the 1,200 steps.
 
 Run:
-    python examples/tbptt_long_sequences.py            # full run, about 40 s on 2 CPU cores
+    python examples/tbptt_long_sequences.py            # full run, about 5 s on CPU
     python examples/tbptt_long_sequences.py --segment 100
     python examples/tbptt_long_sequences.py --smoke    # a tiny run, for the tests
 """

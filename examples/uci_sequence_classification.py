@@ -25,7 +25,6 @@ import os
 import sys
 import time
 
-import numpy as np
 import torch
 
 import readers
@@ -35,54 +34,6 @@ from seqkit.layers import LSTM, Dense, LastTimeStep, Output, SimpleRNN
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, os.pardir, "datasets", "synthetic_control")
 CLASSES = ["normal", "cyclic", "increasing", "decreasing", "upward shift", "downward shift"]
-
-
-class Standardized:
-    """Batches with features standardised per feature: ``(x - mean) / std``; padding stays 0.
-
-    Wraps any re-iterable of ``readers.Batch`` (passing ``set_epoch`` and
-    ``len`` through, so shuffling and progress work as on the wrapped batches).
-
-    Shape:
-        mean, std: ``[F]``; features ``[N, F, T]``.
-    """
-
-    def __init__(self, batches, mean: np.ndarray, std: np.ndarray):
-        self.batches = batches
-        self.mean = mean.astype(np.float32)[None, :, None]                  # [1, F, 1]
-        self.std = std.astype(np.float32)[None, :, None]
-
-    @classmethod
-    def fit(cls, batches) -> "Standardized":
-        """Compute the per-feature mean and std over every real step of ``batches``."""
-        total = total_sq = count = 0.0
-        for b in batches:
-            m = np.ones(b.features.shape[::2], np.float32) if b.features_mask is None else b.features_mask
-            w = m[:, None, :]                                                # [N, 1, T]
-            total = total + (b.features * w).sum(axis=(0, 2))
-            total_sq = total_sq + (b.features ** 2 * w).sum(axis=(0, 2))
-            count += float(m.sum())
-        mean = total / count
-        std = np.sqrt(np.maximum(total_sq / count - mean ** 2, 1e-12))
-        return cls(batches, mean, std)
-
-    def on(self, batches) -> "Standardized":
-        """The same statistics applied to other batches (the test set)."""
-        return Standardized(batches, self.mean[0, :, 0], self.std[0, :, 0])
-
-    def set_epoch(self, epoch: int) -> None:
-        if hasattr(self.batches, "set_epoch"):
-            self.batches.set_epoch(epoch)
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __iter__(self):
-        for b in self.batches:
-            x = (b.features - self.mean) / self.std
-            if b.features_mask is not None:
-                x = x * b.features_mask[:, None, :]
-            yield readers.Batch(x.astype(np.float32), b.labels, b.features_mask, b.labels_mask, b.keys)
 
 
 def batches(split: str, last: int, *, batch_size: int, shuffle: bool, seed: int):
@@ -121,9 +72,10 @@ def main(argv=None) -> float:
     n_train, n_test, epochs = (450, 150, args.epochs) if not args.smoke else (64, 32, 1)
 
     start = time.perf_counter()
-    train = Standardized.fit(batches("train", n_train - 1, batch_size=args.batch_size, shuffle=True,
-                                     seed=args.seed))
-    test = train.on(batches("test", n_test - 1, batch_size=args.batch_size, shuffle=False, seed=0))
+    train = batches("train", n_train - 1, batch_size=args.batch_size, shuffle=True, seed=args.seed)
+    test = batches("test", n_test - 1, batch_size=args.batch_size, shuffle=False, seed=0)
+    scale = readers.Standardizer.fit(train)            # training statistics, applied to both splits
+    train, test = scale(train), scale(test)
     net = build(args.seed)
     print(net.summary())
     net.fit(train, epochs=epochs, listeners=[seqkit.ScoreListener(50)])

@@ -13,7 +13,7 @@ from ._errors import SequenceDataError
 from ._inspect import Summary, inspect
 from ._parquet import ParquetSequenceReader
 from ._record import Record
-from ._sources import NumberedFiles
+from ._sources import NumberedFiles, resolve_paths
 from ._standardize import StandardizedBatches, Standardizer
 from ._write import write_parquet
 
@@ -30,5 +30,6 @@ __all__ = sorted([
     "Standardizer",
     "Summary",
     "inspect",
+    "resolve_paths",
     "write_parquet",
 ])

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from ._columns import is_text
 from ._errors import SequenceDataError
 from ._long import order_values, row_locator
 from ._long_stream import rank_ids, stream_groups
@@ -33,6 +34,7 @@ from ._sources import describe_source, natural_key, resolve_paths
 
 __all__ = ["ParquetSequenceReader"]
 
+_DEFAULT_KEY = "key"         # a nested table's text column of this name is its key by default
 _READ_ROWS = 512             # nested rows (sequences) per read at least; more for bigger batches
 _LONG_READ_ROWS = 1 << 16    # long-table rows (steps) per read
 
@@ -75,9 +77,12 @@ class ParquetSequenceReader:
           repeated at every step (for example a class label, then used with
           `SequenceBatches(label_column=..., sequence_labels=True)`). All list
           columns of a row must have the same length. The key is the
-          `key_column` value, else `path#row` (1-based row in the file); a
-          file written by `write_parquet` names its key column in its
-          metadata and that is used by default. Rows are read
+          `key_column` value, else `path#row` (1-based row in the file).
+          Without `key_column=`, a file written by `write_parquet` names its
+          key column in its metadata and that is used; failing that, one
+          text column named `key` (not a partition key, not named in
+          `columns=`) is the key, as in the bundled data sets; name it in
+          `columns=` to read it as a column instead. Rows are read
           `max(batch_size, 512)` at a time, one block ahead: memory follows
           the batch (and at most one row group's column chunks).
         - long (`id_column`): one row per step, grouped by id in order of
@@ -147,6 +152,8 @@ class ParquetSequenceReader:
             meta = json.loads((schema.metadata or {}).get(b"seqkit", b"{}"))
             if meta.get("key_column") in schema.names:
                 special["key_column"] = meta["key_column"]
+            elif self._default_key(schema):
+                special["key_column"] = _DEFAULT_KEY
         if self._columns_spec is None:
             names = [n for n in schema.names if n not in special.values()]
         else:
@@ -175,6 +182,17 @@ class ParquetSequenceReader:
                       "order": special.get("order_column"), "key": special.get("key_column"),
                       "columns": tuple(c for s in specs for c in s.channels)}
         return self._plan
+
+    def _default_key(self, schema: pa.Schema) -> bool:
+        """Whether a nested table's text column named "key" is its key (see the class docstring)."""
+        if schema.names.count(_DEFAULT_KEY) != 1 or not is_text(schema.field(_DEFAULT_KEY).type):
+            return False
+        if any(_DEFAULT_KEY in parts for _, parts in self._files):
+            return False                          # a partition key: one value per file, not per row
+        if self._columns_spec is not None and \
+                _DEFAULT_KEY in [self._field(c, "column") for c in self._columns_spec]:
+            return False                          # asked for as a column
+        return True
 
     def _first_step(self, name: str):
         """The first step of a `list<list>` column (its width), from the first non-empty row."""

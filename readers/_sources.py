@@ -94,7 +94,18 @@ def _listdir(path: str) -> list[str]:
 
 
 def resolve_paths(source) -> list[str]:
-    """The files a source names, in reading order.
+    """The files a source names, in the order a reader reads them.
+
+    This is how `CSVSequenceReader` resolves its `source` (a
+    `ParquetSequenceReader` lists directories through `pyarrow.dataset`
+    instead), so a script can look at the files before reading them, for
+    example to tell whether the first line is a header:
+
+        first = readers.resolve_paths("data/*.csv")[0]
+
+    Only directories and globs touch the filesystem; a `NumberedFiles`, a
+    list or a single path is returned as named, without checking that the
+    files exist (a reader reports a missing file when it opens it).
 
     Args:
         source: `NumberedFiles` (its order); a list or tuple of paths (as
@@ -105,6 +116,9 @@ def resolve_paths(source) -> list[str]:
     Raises:
         SequenceDataError: when a directory or glob names no file.
         TypeError: for a source of another type.
+
+    Returns:
+        A new list of path strings (never empty).
     """
     if isinstance(source, NumberedFiles):
         return list(source)

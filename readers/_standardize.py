@@ -27,9 +27,13 @@ class Standardizer:
 
     Shape:
         mean, std: ``[F]`` float64; batches' features ``[N, F, T]``.
+
+    Attributes:
+        columns: the feature names it was fitted on, when known, else None.
     """
 
-    def __init__(self, mean, std):
+    def __init__(self, mean, std, columns=None):
+        self.columns = None if columns is None else [str(c) for c in columns]
         self.mean = np.asarray(mean, dtype=np.float64).reshape(-1)          # [F]
         self.std = np.asarray(std, dtype=np.float64).reshape(-1)            # [F]
         if self.mean.shape != self.std.shape:
@@ -41,10 +45,13 @@ class Standardizer:
     def fit(cls, batches: Iterable[Batch]) -> "Standardizer":
         """Mean and standard deviation of each feature over every real step of ``batches``.
 
-        Sums are kept in float64. Raises ValueError when there is no real step
-        or the feature count changes between batches.
+        Sums are kept in float64 around the first batch's mean, so a large
+        offset (values near 1e6, say) costs no precision. The feature names
+        are taken from ``batches.feature_columns`` when present. Raises
+        ValueError when there is no real step or the feature count changes
+        between batches.
         """
-        total = total_sq = None
+        shift = total = total_sq = None
         count = 0.0
         for batch in batches:
             x = batch.features.astype(np.float64, copy=False)                 # [N, F, T]
@@ -52,20 +59,20 @@ class Standardizer:
                 w = np.ones((x.shape[0], 1, x.shape[2]))                       # [N, 1, T]
             else:
                 w = batch.features_mask.astype(np.float64)[:, None, :]         # [N, 1, T]
-            s = (x * w).sum(axis=(0, 2))                                       # [F]
-            sq = (x * x * w).sum(axis=(0, 2))                                  # [F]
-            if total is None:
-                total, total_sq = s, sq
-            elif s.shape != total.shape:
-                raise ValueError(f"Standardizer.fit: batches have {total.size} and then {s.size} features")
-            else:
-                total, total_sq = total + s, total_sq + sq
+            if shift is None:
+                shift = (x * w).sum(axis=(0, 2)) / max(float(w.sum()), 1.0)    # [F]
+                total, total_sq = np.zeros_like(shift), np.zeros_like(shift)
+            elif x.shape[1] != shift.size:
+                raise ValueError(f"Standardizer.fit: batches have {shift.size} and then {x.shape[1]} features")
+            centred = (x - shift[None, :, None]) * w                           # [N, F, T]
+            total += centred.sum(axis=(0, 2))
+            total_sq += (centred * centred).sum(axis=(0, 2))
             count += float(w.sum())
-        if total is None or count == 0:
+        if shift is None or count == 0:
             raise ValueError("Standardizer.fit: the batches hold no real step to fit on")
-        mean = total / count
-        var = np.maximum(total_sq / count - mean * mean, 0.0)
-        return cls(mean, np.sqrt(var))
+        mean_c = total / count
+        var = np.maximum(total_sq / count - mean_c * mean_c, 0.0)
+        return cls(shift + mean_c, np.sqrt(var), columns=getattr(batches, "feature_columns", None))
 
     def transform(self, batch: Batch) -> Batch:
         """A copy of ``batch`` with standardised features (float32); padding stays 0."""
@@ -87,12 +94,12 @@ class Standardizer:
 
     def to_dict(self) -> dict:
         """JSON-safe statistics, for saving beside a model."""
-        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "columns": self.columns}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Standardizer":
         """The inverse of :meth:`to_dict`."""
-        return cls(data["mean"], data["std"])
+        return cls(data["mean"], data["std"], data.get("columns"))
 
     def __repr__(self) -> str:
         return f"Standardizer(features={self.mean.size})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -20,7 +21,8 @@ def _list_column(values: np.ndarray, offsets: np.ndarray) -> pa.Array:
 
 
 def write_parquet(reader, path, *, dtype="float64", key_column: str = "key",
-                  compression: str = "zstd", row_group_size: int = 4096) -> int:
+                  compression: str = "zstd", row_group_size: int = 4096,
+                  progress: Callable[[int], object] | None = None) -> int:
     """Write every sequence of `reader` to one Parquet file in the nested layout.
 
     One row per sequence: one `list<dtype>` column per record column (same
@@ -36,10 +38,19 @@ def write_parquet(reader, path, *, dtype="float64", key_column: str = "key",
         key_column: name of the key column.
         compression: Parquet codec.
         row_group_size: sequences per row group.
+        progress: called after each block of sequences is written, with the
+            number of sequences in that block (not the running total): the
+            calls add up to the return value. A tqdm bar's `update` fits:
+            `write_parquet(reader, path, progress=bar.update)`. It is not
+            called for a reader with no sequences; an exception it raises
+            stops the writing and is raised to the caller.
 
     Returns:
         The number of sequences written.
     """
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable taking a number of sequences (e.g. a tqdm "
+                        f"bar's update), got {type(progress).__name__}")
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
@@ -57,4 +68,6 @@ def write_parquet(reader, path, *, dtype="float64", key_column: str = "key",
             arrays.append(pa.array([str(k) for k in chunk.keys], pa.string()))
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=row_group_size)
             written += len(chunk)
+            if progress is not None and len(chunk):
+                progress(len(chunk))
     return written

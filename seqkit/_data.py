@@ -11,6 +11,9 @@ What ``fit``, ``score`` and ``evaluate`` accept (:func:`as_source`):
   labels_mask)``, numpy or torch, cut into batches of ``batch_size``
   (:class:`ArrayBatches`; optional per-epoch shuffle from (seed, epoch)).
 
+Labels may also be integer class indices (``[N]`` or ``[N, T]``) for a
+classification head; :mod:`seqkit._labels` turns them into one-hot.
+
 A one-shot iterator (a generator) can be read once: ``fit`` with
 ``epochs > 1`` on one is an error.
 
@@ -31,6 +34,8 @@ from typing import Any, Iterable
 
 import numpy as np
 import torch
+
+from ._labels import is_integer_labels
 
 __all__ = ["ArrayBatches", "DeviceBatch", "Prefetcher", "as_source", "is_one_shot", "to_device"]
 
@@ -233,8 +238,15 @@ def _move(t: torch.Tensor, device: torch.device, dtype, pin: bool) -> torch.Tens
     return t.to(device)
 
 
-def to_device(item, device: torch.device, dtype: torch.dtype, *, stream=None) -> DeviceBatch:
-    """Copy one batch (``readers.Batch``, tuple or :class:`HostBatch`) to ``device`` as ``dtype``."""
+def to_device(item, device: torch.device, dtype: torch.dtype, *, stream=None,
+              class_labels=None) -> DeviceBatch:
+    """Copy one batch (``readers.Batch``, tuple or :class:`HostBatch`) to ``device`` as ``dtype``.
+
+    ``class_labels``: a :class:`seqkit._labels.ClassIndexLabels` for the
+    network's output layer; integer labels then go through it on the host
+    (class indices become one-hot, see :mod:`seqkit._labels`). Without it,
+    integer labels are only converted to ``dtype``.
+    """
     host = _as_host(item)
     device = torch.device(device)
     cuda = device.type == "cuda"
@@ -246,6 +258,8 @@ def to_device(item, device: torch.device, dtype: torch.dtype, *, stream=None) ->
     lm = None if host.labels_mask is None else _to_tensor(host.labels_mask, "labels_mask")
     fm_host = None if fm is None else fm.to("cpu", torch.float32) if fm.device.type != "cpu" else fm.float()
     lm_host = None if lm is None else lm.to("cpu", torch.float32) if lm.device.type != "cpu" else lm.float()
+    if labels is not None and class_labels is not None and is_integer_labels(labels):
+        labels = class_labels(labels, lm_host if lm_host is not None else fm_host, host.keys)
     ctx = torch.cuda.stream(stream) if (cuda and stream is not None) else _nullcontext()
     with ctx:
         out = DeviceBatch(
@@ -278,13 +292,16 @@ class Prefetcher:
         source: an iterable of batches.
         device, dtype: where and as what the batches go.
         skip: raw batches to read and drop first (resuming mid-epoch).
+        class_labels: as :func:`to_device` (integer class indices to one-hot).
 
     Errors raised while reading (bad data) are re-raised in the consumer.
     Use it as an iterator, and :meth:`close` it (or exhaust it) when done.
     """
 
-    def __init__(self, source: Iterable, device, dtype, *, skip: int = 0, depth: int = 1):
+    def __init__(self, source: Iterable, device, dtype, *, skip: int = 0, depth: int = 1,
+                 class_labels=None):
         self._source, self._device, self._dtype, self._skip = source, torch.device(device), dtype, skip
+        self._class_labels = class_labels
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
         self._stream = torch.cuda.Stream(self._device) if self._device.type == "cuda" else None
@@ -307,7 +324,8 @@ class Prefetcher:
                     return
                 if k < self._skip:
                     continue
-                if not self._put(to_device(item, self._device, self._dtype, stream=self._stream)):
+                if not self._put(to_device(item, self._device, self._dtype, stream=self._stream,
+                                           class_labels=self._class_labels)):
                     return
             self._put(_END)
         except BaseException as err:                       # re-raised in the consumer

@@ -46,6 +46,26 @@ class FitState:
         self._validation, self._val_cache = validation, None
         self._loss = None
         self._epoch_sum, self._epoch_count = None, 0
+        self._deferred: list = []
+
+    def after_listeners(self, fn) -> None:
+        """Call ``fn()`` once every listener's hook for the current event has run.
+
+        ``Checkpoint`` writes its file this way, so the listener states in it
+        are complete whatever the order of the listeners. ``fn`` also runs when
+        a later listener's hook raises.
+        """
+        self._deferred.append(fn)
+
+    def _notify(self, listeners, hook: str) -> None:
+        """Call ``hook`` on every listener, then the functions given to :meth:`after_listeners`."""
+        try:
+            for item in listeners:
+                getattr(item, hook)(self)
+        finally:
+            deferred, self._deferred = self._deferred, []
+            for fn in deferred:
+                fn()
 
     @property
     def epoch(self) -> int:

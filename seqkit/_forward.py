@@ -181,7 +181,9 @@ def run_layers(net, x: torch.Tensor, mask: StepMask | None, *, stop: int | None 
 
     Shape:
         x ``[N, F, T]`` (or the input type's layout); returns the output of
-        layer ``stop - 1`` and the mask for it (None without a time axis).
+        layer ``stop - 1`` and the mask for it: ``[N, T]`` values, a row mask
+        ``[N*T]`` for rows (after ``RnnToFeedForward``), or None once the
+        time axis is gone.
     """
     layers = net.layers
     stop = len(layers) if stop is None else stop

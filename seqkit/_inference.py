@@ -13,7 +13,8 @@ import contextlib
 import numpy as np
 import torch
 
-from ._data import as_source, to_device
+from ._data import _as_host, as_source, to_device
+from ._labels import ClassIndexLabels
 from ._forward import make_mask, run_layers
 from ._parameters import penalty, penalty_groups
 from ._shapes import describe_shape, layer_name
@@ -99,6 +100,14 @@ class InferenceMixin:
             mask = mask.to(device=self.device, dtype=self.dtype)
         return x, make_mask(mask, host, x) if mask is not None else None
 
+    def _device_batch(self, item, head):
+        """One batch on the device, the network built from it if needed; integer class
+        indices become one-hot for ``head`` (see :mod:`seqkit._labels`)."""
+        host = _as_host(item)
+        self._ensure_built(tuple(host.features.shape))
+        return to_device(host, self.device, self.dtype,
+                         class_labels=ClassIndexLabels(head, len(self.layers) - 1))
+
     @staticmethod
     def _like_input(out: torch.Tensor, x):
         return out.detach().cpu().numpy() if not isinstance(x, torch.Tensor) else out
@@ -179,7 +188,8 @@ class InferenceMixin:
         """The loss on ``data`` (eval mode), plus the L1/L2 penalty as DL4J's score.
 
         ``data``: a ``readers.Batch``, arrays ``(features, labels[, features_mask,
-        labels_mask])``, or any iterable of batches; over several batches the
+        labels_mask])``, or any iterable of batches (labels may be integer class
+        indices for a classification head, as in ``fit``); over several batches the
         result is the loss of them all taken together (total loss / total
         sequences, or / total real steps with ``loss_reduction="per_step"``).
         """
@@ -187,10 +197,9 @@ class InferenceMixin:
         total, count = None, 0.0
         with _eval_mode(self):
             for item in as_source(data, batch_size=batch_size):
-                b = to_device(item, self.device, self.dtype)
+                b = self._device_batch(item, head)
                 if b.labels is None:
                     raise ValueError("score needs labels")
-                self._ensure_built(tuple(b.features.shape))
                 step_mask = make_mask(b.features_mask, b.features_mask_host, b.features)
                 with self._autocast():
                     h, m = run_layers(self, b.features, step_mask, stop=len(self.layers) - 1)
@@ -233,10 +242,9 @@ class InferenceMixin:
         ev = RegressionEvaluation() if regression else Evaluation(labels=labels, top_n=top_n)
         with _eval_mode(self):
             for item in as_source(data, batch_size=batch_size):
-                b = to_device(item, self.device, self.dtype)
+                b = self._device_batch(item, head)
                 if b.labels is None:
                     raise ValueError("evaluate needs labels")
-                self._ensure_built(tuple(b.features.shape))
                 step_mask = make_mask(b.features_mask, b.features_mask_host, b.features)
                 with self._autocast():
                     h, m = run_layers(self, b.features, step_mask, stop=len(self.layers) - 1)

@@ -46,10 +46,12 @@ def restore_listener_states(listeners, saved, where: str) -> None:
 
 
 def state_error(owner: str, what: str) -> ValueError:
+    """The ValueError a listener raises for a state it cannot take."""
     return ValueError(f"{owner}: cannot restore state: {what}")
 
 
 def state_field(state, key: str, owner: str):
+    """``state[key]``, or a clear ValueError when ``state`` is not a dict or lacks ``key``."""
     if not isinstance(state, dict):
         raise state_error(owner, f"expected a dict, got {type(state).__name__}")
     if key not in state:

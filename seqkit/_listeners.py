@@ -33,9 +33,7 @@ import os
 import re
 import sys
 
-from ._listener_state import state_error as _state_error
-from ._listener_state import state_field as _field
-from ._listener_state import tensors_from_json, tensors_to_json
+from ._listener_state import state_error, state_field, tensors_from_json, tensors_to_json
 
 __all__ = ["Checkpoint", "EarlyStopping", "Listener", "ProgressBar", "ScoreListener"]
 
@@ -118,11 +116,11 @@ class ScoreListener(Listener):
     def load_state_dict(self, state: dict) -> None:
         owner = type(self).__name__
         try:
-            history = [(int(i), float(v)) for i, v in _field(state, "history", owner)]
+            history = [(int(i), float(v)) for i, v in state_field(state, "history", owner)]
             epochs = [(int(e), float(m), None if v is None else float(v))
-                      for e, m, v in _field(state, "epoch_history", owner)]
+                      for e, m, v in state_field(state, "epoch_history", owner)]
         except (TypeError, ValueError) as err:
-            raise _state_error(owner, f"bad history ({err})") from None
+            raise state_error(owner, f"bad history ({err})") from None
         self.history, self.epoch_history = history, epochs
 
     def on_epoch_end(self, state) -> None:
@@ -187,7 +185,9 @@ class Checkpoint(Listener):
     Files are ``{prefix}-e{epoch}-i{iteration}.seqkit`` in ``directory``
     (created if missing). ``fit(..., resume_from=path)`` continues from one;
     :meth:`latest` finds the newest. A NaN/inf loss also writes its
-    checkpoint into this directory.
+    checkpoint into this directory. A file is written once every listener's
+    hook for that iteration or epoch has run, so it holds the listeners'
+    complete states (module docstring), whatever their order.
 
     Args:
         directory: where to write.
@@ -234,9 +234,9 @@ class Checkpoint(Listener):
         return {"saved": list(self.saved)}
 
     def load_state_dict(self, state: dict) -> None:
-        saved = _field(state, "saved", type(self).__name__)
+        saved = state_field(state, "saved", type(self).__name__)
         if not isinstance(saved, list) or not all(isinstance(p, str) for p in saved):
-            raise _state_error(type(self).__name__, "'saved' must be a list of paths")
+            raise state_error(type(self).__name__, "'saved' must be a list of paths")
         self.saved = list(saved)
 
     def _prune(self) -> None:
@@ -291,6 +291,11 @@ class EarlyStopping(Listener):
         best, best_epoch: the best value and the epoch (1-based) it came at.
         stopped_epoch: the epoch training stopped after, or None.
         history: every epoch's value.
+
+    All of it, the epochs waited and (with ``restore_best``) the best epoch's
+    parameters are saved in checkpoints, so a run resumed with
+    ``fit(..., resume_from=path)`` stops, and restores, as the uninterrupted
+    run would.
     """
 
     def __init__(self, patience: int = 5, *, metric: str = "score", min_delta: float = 0.0,
@@ -320,7 +325,7 @@ class EarlyStopping(Listener):
 
     def load_state_dict(self, state: dict) -> None:
         owner = type(self).__name__
-        values = {key: _field(state, key, owner)
+        values = {key: state_field(state, key, owner)
                   for key in ("best", "best_epoch", "stopped_epoch", "wait", "history")}
         try:
             best = None if values["best"] is None else float(values["best"])
@@ -328,7 +333,7 @@ class EarlyStopping(Listener):
             stopped = None if values["stopped_epoch"] is None else int(values["stopped_epoch"])
             wait, history = int(values["wait"]), [float(v) for v in values["history"]]
         except (TypeError, ValueError) as err:
-            raise _state_error(owner, f"bad value ({err})") from None
+            raise state_error(owner, f"bad value ({err})") from None
         params = state.get("best_parameters")
         best_state = None if params is None else tensors_from_json(params, owner, "best_parameters")
         self.best, self.best_epoch, self.stopped_epoch = best, best_epoch, stopped

@@ -198,6 +198,7 @@ class Sequential(TrainingMixin, StreamingMixin, InferenceMixin, PersistMixin, nn
         self._pending = {}                 # optimizer / scheduler state waiting for the optimizer
         self._rng_state: dict = {}
         self._stream_state: dict[int, dict] = {}
+        self._fit_listeners = None         # during fit: the listeners, whose states checkpoints hold
         if self.seed is not None:
             self._stream_seed = self.seed
         else:

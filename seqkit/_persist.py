@@ -16,7 +16,9 @@ given to :func:`load`.
 Resuming (``fit(..., resume_from=path)``) restores all of it, so the losses
 after the resume equal those of an uninterrupted run: the data order of
 epoch e is set from (seed, e) and the batches already used in the
-interrupted epoch are skipped.
+interrupted epoch are skipped. Checkpoints written during ``fit`` also hold
+every listener's ``state_dict()`` (``training_state["listeners"]``), which
+the resumed ``fit`` hands back to its listeners (see :mod:`seqkit._listeners`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import torch
 
 from ._errors import ConfigError
 from ._input_type import InputType
+from ._listener_state import listener_states, restore_listener_states
 from ._modelfile import read_model_file, write_model_file
 from ._options import layer_options, options
 from ._updaters import OPTIMIZER_CLASSES, SCHEDULES, describe_callable, restore_callable
@@ -78,9 +81,14 @@ class PersistMixin:
         }
 
     def _training_state(self) -> dict:
-        return {"iteration": self.iteration, "epoch": self.epoch, "updates": self.updates,
-                "batch_in_epoch": self._batch_in_epoch, "fit_start_epoch": self._fit_start_epoch,
-                "stream_seed": self._stream_seed}
+        """Counters, and during ``fit`` the listeners' states (``[{"class", "state"}, ...]``)."""
+        out = {"iteration": self.iteration, "epoch": self.epoch, "updates": self.updates,
+               "batch_in_epoch": self._batch_in_epoch, "fit_start_epoch": self._fit_start_epoch,
+               "stream_seed": self._stream_seed}
+        listeners = getattr(self, "_fit_listeners", None)
+        if listeners:
+            out["listeners"] = listener_states(listeners)
+        return out
 
     def save(self, path) -> None:
         """Write the network to ``path`` (atomically): config, parameters, optimizer and
@@ -121,8 +129,9 @@ class PersistMixin:
             self._optimizer, self._scheduler = None, None
         self._pending = pending
 
-    def _resume(self, path) -> int:
-        """Load a checkpoint into this network for ``fit``; returns the batches to skip."""
+    def _resume(self, path, listeners=()) -> int:
+        """Load a checkpoint into this network and ``listeners`` for ``fit``; returns the
+        batches to skip."""
         mf = read_model_file(path, map_location="cpu")
         saved = [c.get("class") for c in mf.config.get("layers", [])]
         ours = [type(layer).__name__ for layer in self.layers]
@@ -135,6 +144,7 @@ class PersistMixin:
             raise ValueError(f"resume_from {os.fspath(path)}: the checkpoint's parameters do not fit "
                              f"this network: {err}") from None
         self._restore_training(mf)
+        restore_listener_states(listeners, (mf.training_state or {}).get("listeners"), os.fspath(path))
         return self._batch_in_epoch
 
 

@@ -118,10 +118,9 @@ def mixes_steps(layer) -> bool:
 
 
 _PLAIN_HELP = ("a Sequential takes seqkit layers (seqkit.layers: recurrent, Conv1D for a 1-D "
-               "convolution over time, Conv2D, Dense...), layers registered with "
-               "@seqkit.layers.register_layer that have output_shape(input_shape) and "
-               "forward(x, mask=None), or a plain per-step module wrapped in "
-               "seqkit.layers.TimeDistributed(...)")
+               "convolution over time, Conv2D, Dense...), modules with output_shape(input_shape) "
+               "and forward(x, mask=None) (register them with @seqkit.layers.register_layer to "
+               "save them), or a plain per-step module wrapped in seqkit.layers.TimeDistributed(...)")
 
 
 def check_supported(i: int, layer) -> None:

@@ -42,6 +42,7 @@ from ._data import ArrayBatches, Prefetcher, as_source, is_one_shot
 from ._errors import ConfigError
 from ._fit_state import FitState, NonFiniteLossError, default_progress
 from ._forward import make_mask, run_layers, slice_mask
+from ._labels import ClassIndexLabels
 from ._parameters import param_groups, penalty, penalty_groups
 from ._updaters import make_optimizer, make_schedule
 
@@ -147,15 +148,19 @@ class TrainingMixin:
         Args:
             data: a ``readers.SequenceBatches``, any iterable of ``readers.Batch``,
                 one ``Batch``, or arrays ``(features, labels[, features_mask,
-                labels_mask])`` (numpy or torch).
+                labels_mask])`` (numpy or torch). With a classification head
+                (softmax with mcxent or nll) labels may be integer class indices,
+                ``[N]`` or ``[N, T]``; they become one-hot (see :mod:`seqkit._labels`).
             epochs: passes over the data. With ``resume_from`` it counts from
                 the start of the interrupted ``fit``: pass the same number.
             listeners: ``seqkit`` listeners (ScoreListener, ProgressBar,
                 Checkpoint, EarlyStopping, or your own ``Listener``).
             validation: data for ``state.validation_score()`` (EarlyStopping).
             resume_from: a checkpoint file to continue from: parameters,
-                optimizer and schedule state, counters, random stream, and the
-                position in the epoch (batches already used are skipped).
+                optimizer and schedule state, counters, random stream, the
+                position in the epoch (batches already used are skipped), and
+                the listeners' states (``Listener.load_state_dict``; matched by
+                class and position, see :mod:`seqkit._listeners`).
             batch_size, shuffle: for array data only (the order of epoch e is a
                 function of the network's seed and e).
             progress: a tqdm progress bar; default: on a terminal outside CI.
@@ -192,7 +197,7 @@ class TrainingMixin:
         source = self._build_from_source(source)
         skip = 0
         if resume_from is not None:
-            skip = self._resume(resume_from)
+            skip = self._resume(resume_from, listeners)
             if isinstance(source, ArrayBatches):
                 source.seed = self._stream_seed          # the interrupted run's shuffle seed
         else:
@@ -208,10 +213,12 @@ class TrainingMixin:
         self._nan_dir = ckpt_dirs[0] if ckpt_dirs else None
         was_training = self.training
         self.train()
+        self._fit_listeners = listeners                   # their states go into checkpoints
         try:
             with self._rng_scope():
                 self._fit_loop(source, head, listeners, state, skip, check_every)
         finally:
+            self._fit_listeners = None
             self.train(was_training)
         return self
 
@@ -220,13 +227,13 @@ class TrainingMixin:
         self._first_bad = torch.full((), -1, dtype=torch.long, device=dev)
         self._iter_dev = torch.full((), self.iteration, dtype=torch.long, device=dev)
         reg_groups = penalty_groups(self.layers, self.l1, self.l2)
-        for item in listeners:
-            item.on_fit_start(state)
+        classes = ClassIndexLabels(head, len(self.layers) - 1)
+        state._notify(listeners, "on_fit_start")
         while self.epoch < state.end_epoch and not state.stop:
             if hasattr(source, "set_epoch"):
                 source.set_epoch(self.epoch)
             state._new_epoch()
-            feed = Prefetcher(source, dev, self.dtype, skip=skip)
+            feed = Prefetcher(source, dev, self.dtype, skip=skip, class_labels=classes)
             skip = 0
             try:
                 for batch in feed:
@@ -242,8 +249,7 @@ class TrainingMixin:
                         self._scheduler.step()
                     if self.iteration % check_every == 0:
                         self._check_finite()
-                    for item in listeners:
-                        item.on_iteration_end(state)
+                    state._notify(listeners, "on_iteration_end")
                     if state.stop:
                         break
             finally:
@@ -255,10 +261,8 @@ class TrainingMixin:
             self._batch_in_epoch = 0
             if self._scheduler is not None and self.lr_schedule_interval == "epoch":
                 self._scheduler.step()
-            for item in listeners:
-                item.on_epoch_end(state)
-        for item in listeners:
-            item.on_fit_end(state)
+            state._notify(listeners, "on_epoch_end")
+        state._notify(listeners, "on_fit_end")
 
     def _check_finite(self) -> None:
         """Read the device flag; on a NaN/inf loss write a checkpoint and raise."""

@@ -1,8 +1,8 @@
 """``seqkit convert``: any supported layout to nested Parquet, with a progress bar.
 
-``readers.write_parquet`` reads its reader chunk by chunk; :class:`_Progress`
-stands in for the reader and advances a tqdm bar by the sequences of each
-chunk as it passes through.
+``readers.write_parquet`` advances the tqdm bar through its ``progress``
+callback (the sequences of each block written); the step count printed at the
+end comes from the written file's Parquet metadata.
 """
 
 from __future__ import annotations
@@ -47,26 +47,22 @@ def add_parser(sub, common):
     return parser
 
 
-class _Progress:
-    """A reader whose chunks advance a tqdm bar.
+def _check_column(spec, columns: tuple) -> None:
+    """Raise CliError unless ``spec`` (a name, or an index, negative from the end) is one of ``columns``."""
+    n = len(columns)
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        if not -n <= spec < n:
+            raise CliError(f"--label-column {spec} out of range for {n} columns {list(columns)}")
+    elif spec not in columns:
+        raise CliError(f"--label-column {spec!r} is not a column; columns are {list(columns)}")
 
-    It offers what ``write_parquet`` reads from a reader: ``columns`` and ``_chunks()``.
-    """
 
-    def __init__(self, reader, bar):
-        self._reader, self._bar = reader, bar
-        self.sequences = self.steps = 0
+def _steps(path: str) -> int:
+    """The steps in a nested Parquet file ``write_parquet`` wrote: the values of its first list column."""
+    import pyarrow.parquet as pq
 
-    @property
-    def columns(self):
-        return self._reader.columns
-
-    def _chunks(self, text=None):
-        for chunk in self._reader._chunks(text) if text else self._reader._chunks():
-            self.sequences += len(chunk)
-            self.steps += int(chunk.offsets[-1])
-            self._bar.update(len(chunk))
-            yield chunk
+    meta = pq.read_metadata(path)
+    return sum(meta.row_group(g).column(0).num_values for g in range(meta.num_row_groups))
 
 
 def _size(path: str) -> str:
@@ -88,8 +84,7 @@ def run(args) -> int:
     source = source_from_args(args)
     reader = source.reader()
     if args.label_column is not None:
-        from readers._batches import column_index
-        column_index(args.label_column, tuple(reader.columns), "label_column")
+        _check_column(args.label_column, tuple(reader.columns))
     try:
         total = len(reader)
     except TypeError:
@@ -99,13 +94,14 @@ def run(args) -> int:
     partial = f"{args.dest}.partial"                  # renamed over DEST once complete
     try:
         with tqdm(total=total, unit="seq", desc="converting", disable=disable, file=sys.stderr) as bar:
-            counted = _Progress(reader, bar)
-            written = readers.write_parquet(counted, partial, dtype=args.dtype, key_column=args.key_name)
+            written = readers.write_parquet(reader, partial, dtype=args.dtype, key_column=args.key_name,
+                                            progress=bar.update)
+        steps = _steps(partial)
         os.replace(partial, args.dest)
     finally:
         if os.path.exists(partial):
             os.remove(partial)
     columns = ", ".join(str(c) for c in reader.columns)
-    print(f"wrote {written:,} sequences ({counted.steps:,} steps; columns {columns}; key "
+    print(f"wrote {written:,} sequences ({steps:,} steps; columns {columns}; key "
           f"{args.key_name!r}) to {args.dest} ({_size(args.dest)}) in {time.perf_counter() - start:.1f} s")
     return 0

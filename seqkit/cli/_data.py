@@ -15,7 +15,6 @@ import re
 from dataclasses import asdict, dataclass, fields, replace
 
 import readers
-from readers._sources import resolve_paths
 
 from ._errors import CliError
 
@@ -191,7 +190,7 @@ def _is_number(text: str) -> bool:
 def _header_lines(source, delimiter: str) -> int:
     """1 when the first line of the first file is a header, else 0 (see ``SourceSpec.skip_lines``)."""
     try:
-        first = resolve_paths(source)[0]
+        first = readers.resolve_paths(source)[0]
         with open(first, newline="", encoding="utf-8", errors="replace") as handle:
             rows = []
             for row in csv.reader(handle, delimiter=delimiter):

@@ -6,13 +6,14 @@ import argparse
 import os
 from dataclasses import replace
 
+import readers
+
 from ._args import (add_batch_arguments, add_source_arguments, add_threads_argument, batch_from_args,
                     source_from_args, torch_threads)
 from ._config import load_config
 from ._data import BatchSpec, make_batches
 from ._errors import CliError
 from ._model import is_regression, load_model
-from ._normalize import fit_standardizer
 from ._run import evaluate_split
 
 __all__ = ["add_parser", "run", "resolve_data"]
@@ -62,7 +63,7 @@ def resolve_data(args, model, *, labelled: bool = True):
                            f"{', '.join(config.splits)}")
         batch = batch_from_args(args, config.batch)
         if info is None and config.normalize:
-            standardizer = fit_standardizer(make_batches(config.splits["train"], config.batch,
+            standardizer = readers.Standardizer.fit(make_batches(config.splits["train"], config.batch,
                                                          batch_size=1024))
         return config.splits[split], batch, standardizer
     if args.data is None:

@@ -28,12 +28,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+
 from ._args import (add_source_arguments, add_threads_argument, positive, source_from_args,
                     torch_threads)
 from ._data import BatchSpec, make_batches
 from ._errors import CliError
 from ._model import is_regression, load_model
-from ._normalize import Standardized
 
 __all__ = ["add_parser", "run"]
 
@@ -138,7 +138,7 @@ def _execute(args) -> int:
     batch = info.batch if info is not None else BatchSpec()
     batches = make_batches(source, batch, labelled=False, batch_size=args.batch_size or 256,
                            feature_columns=_feature_columns(source, info))
-    data = Standardized(batches, info.standardizer if info is not None else None)
+    data = info.standardizer(batches) if info is not None and info.standardizer is not None else batches
     kind = "regression" if is_regression(model.net) else "classification"
     names = info.class_names if info is not None and kind == "classification" else None
     writer, count, partial = None, 0, f"{args.out}.partial"

@@ -21,6 +21,8 @@ import shutil
 import time
 from dataclasses import dataclass, replace
 
+import readers
+
 from .._input_type import InputType
 from .._listeners import Checkpoint, EarlyStopping, ProgressBar
 from .._modelfile import read_model_file
@@ -31,7 +33,6 @@ from ._data import BatchSpec, make_batches
 from ._errors import CliError
 from ._layers import build_layers
 from ._listeners import InterruptStop, MetricsLog
-from ._normalize import Standardized, fit_standardizer
 from ._runinfo import FILE_NAME, READ_KEYS, RunInfo
 
 __all__ = ["CHECKPOINTS", "RunResult", "evaluate_split", "resolve_device", "train_run"]
@@ -39,6 +40,11 @@ __all__ = ["CHECKPOINTS", "RunResult", "evaluate_split", "resolve_device", "trai
 CHECKPOINTS = "checkpoints"
 _PREFIX = "checkpoint"
 _DEFAULT_SEED = 12345
+
+
+def _standardized(batches, standardizer: "readers.Standardizer | None"):
+    """``batches`` standardised with the training statistics, or as they are without any."""
+    return batches if standardizer is None else standardizer(batches)
 
 
 @dataclass
@@ -128,7 +134,7 @@ def _copy_config(config: RunConfig, out_dir: str) -> None:
 
 def evaluate_split(net, source, batch: BatchSpec, standardizer, names, *, batch_size: int | None = None):
     """Evaluate ``net`` on one split (standardised like the training data)."""
-    data = Standardized(make_batches(source, batch, batch_size=batch_size), standardizer)
+    data = _standardized(make_batches(source, batch, batch_size=batch_size), standardizer)
     return net.evaluate(data, labels=None if batch.regression else names)
 
 
@@ -146,7 +152,7 @@ def _prepare_data(config: RunConfig, batch: BatchSpec, out_dir: str, resume: boo
             standardizer = RunInfo.load(previous).standardizer
         else:
             printer("computing normalisation statistics from the training data")
-            standardizer = fit_standardizer(make_batches(source, batch, batch_size=1024))
+            standardizer = readers.Standardizer.fit(make_batches(source, batch, batch_size=1024))
     info = RunInfo(batch, _read_options(config), list(train_batches.feature_columns),
                    list(train_batches.label_columns), train_batches.num_outputs, standardizer)
     info.save(out_dir)
@@ -190,10 +196,10 @@ def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int |
     train_batches, info = _prepare_data(config, batch, out_dir, resume, printer)
     _copy_config(config, out_dir)
     standardizer, n_outputs, train_source = info.standardizer, info.num_outputs, config.splits["train"]
-    train = Standardized(train_batches, standardizer)
+    train = _standardized(train_batches, standardizer)
     validation = None
     if "validation" in config.splits:
-        validation = Standardized(make_batches(config.splits["validation"], batch), standardizer)
+        validation = _standardized(make_batches(config.splits["validation"], batch), standardizer)
 
     net = Sequential(build_layers(config.layers, n_outputs),
                      input_type=InputType.recurrent(train_batches.num_features),

@@ -15,9 +15,10 @@ import json
 import os
 from dataclasses import dataclass
 
+import readers
+
 from ._data import BatchSpec
 from ._errors import CliError
-from ._normalize import Standardizer
 
 __all__ = ["FILE_NAME", "RunInfo", "find_run_info"]
 
@@ -46,7 +47,7 @@ class RunInfo:
     feature_columns: list
     label_columns: list
     num_outputs: int | None
-    standardizer: Standardizer | None = None
+    standardizer: readers.Standardizer | None = None
 
     @property
     def class_names(self) -> list | None:
@@ -82,7 +83,7 @@ class RunInfo:
             norm = data.get("normalizer")
             return cls(BatchSpec.from_dict(data["batch"]), dict(data.get("read") or {}),
                        list(data["feature_columns"]), list(data.get("label_columns") or []),
-                       data.get("num_outputs"), None if norm is None else Standardizer.from_dict(norm))
+                       data.get("num_outputs"), None if norm is None else readers.Standardizer.from_dict(norm))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
             raise CliError(f"{path}: not a readable seqkit run data file ({err})") from None
 

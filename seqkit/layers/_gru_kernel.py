@@ -1,22 +1,27 @@
-"""GRU with ``reset_after=False`` as one autograd Function with a hand-written backward.
+"""The GRU recurrence (both of Keras's ``reset_after`` modes) as autograd Functions.
 
 torch's fused GRU applies the reset gate after the recurrent matmul; Keras's
 ``reset_after=False`` (the original GRU, and older TensorFlow models) applies
-it before, so it needs its own loop. Like the GravesLSTM kernel, the forward
-runs without autograd into preallocated buffers and the backward runs by
-hand, its elementwise factors computed for all steps at once.
+it before, so it needs its own loop. And on the CPU torch's GRU is itself a
+per-step autograd loop, so a hand-written ``reset_after=True`` loop is faster
+there too. Like the GravesLSTM kernel, each Function runs the forward without
+autograd into preallocated buffers and the backward by hand, its elementwise
+factors computed for all steps at once and its weight gradients as one matmul
+over all steps.
 
-Equations (σ = sigmoid, φ = tanh; torch's gate order r, z, n)::
+Equations (σ = sigmoid, φ = tanh; torch's gate order r, z, n; ``a = xp_t =
+W_ih x_t + b_ih``)::
 
-    a   = xp_t                                  # W_ih x_t + b_ih, [N, 3H]
-    r   = σ(a_r + W_hr h_{t-1}) ; z = σ(a_z + W_hz h_{t-1})
-    n   = φ(a_n + W_hn (r ⊙ h_{t-1}))
+    reset_after=True:   u = W_hh h_{t-1} + b_hh
+                        r = σ(a_r + u_r) ; z = σ(a_z + u_z) ; n = φ(a_n + r ⊙ u_n)
+    reset_after=False:  r = σ(a_r + W_hr h_{t-1}) ; z = σ(a_z + W_hz h_{t-1})
+                        n = φ(a_n + W_hn (r ⊙ h_{t-1}))
     h_t = z ⊙ h_{t-1} + (1 - z) ⊙ n
 
-The Function returns the carried ``hs`` (``[T+1, N, H]``, index 0 the initial
-state) and, with a ``real`` mask (gaps), the outputs with exact zeros at the
-masked steps, where ``h`` is carried. The backward is not itself
-differentiable (no second-order gradients on this path).
+Each returns the carried ``hs`` (``[T+1, N, H]``, index 0 the initial state)
+and, with a ``real`` mask (gaps), the outputs with exact zeros at the masked
+steps, where ``h`` is carried. The backward is not itself differentiable (no
+second-order gradients on this path).
 """
 
 from __future__ import annotations
@@ -117,31 +122,29 @@ class _GRUResetAfter(torch.autograd.Function):
         hu = g3 // 3
         u_t_w = w_hh.t()                                                 # [H, 3H]
         new = xp.new_empty
-        rz_all, n_all, un_all = new(t_len, n, 2 * hu), new(t_len, n, hu), new(t_len, n, hu)
+        rz_all, n_all, u_all = new(t_len, n, 2 * hu), new(t_len, n, hu), new(t_len, n, g3)
         hs = new(t_len + 1, n, hu)
         hs[0] = h0
         masked = real is not None
         ys = new(t_len, n, hu) if masked else hs[1:]
         r2 = real.view(t_len, n, 1) if masked else xp.new_ones(t_len, 1, 1, dtype=torch.bool)
-        u = new(n, g3)                                                   # W_hh h + b_hh, this step
-        u_rz, u_n = u[:, :2 * hu], u[:, 2 * hu:]
         addmm, add, sub, addcmul, where = torch.addmm, torch.add, torch.sub, torch.addcmul, torch.where
         h = hs[0]
-        for x_t, rz_t, r_t, z_t, n_t, un_t, y_t, h_t, r in zip(
+        for x_t, rz_t, r_t, z_t, n_t, u_t, urz_t, un_t, y_t, h_t, r in zip(
                 xp.unbind(0), rz_all.unbind(0), rz_all[:, :, :hu].unbind(0),
-                rz_all[:, :, hu:].unbind(0), n_all.unbind(0), un_all.unbind(0), ys.unbind(0),
+                rz_all[:, :, hu:].unbind(0), n_all.unbind(0), u_all.unbind(0),
+                u_all[:, :, :2 * hu].unbind(0), u_all[:, :, 2 * hu:].unbind(0), ys.unbind(0),
                 hs[1:].unbind(0), r2.unbind(0)):
-            addmm(b_hh, h, u_t_w, out=u)                                 # [N, 3H]
-            add(x_t[:, :2 * hu], u_rz, out=rz_t).sigmoid_()              # r, z
-            un_t.copy_(u_n)
-            cand = addcmul(x_t[:, 2 * hu:], r_t, u_n, out=n_t).tanh_()   # n
+            addmm(b_hh, h, u_t_w, out=u_t)                               # u = W_hh h + b_hh [N, 3H]
+            add(x_t[:, :2 * hu], urz_t, out=rz_t).sigmoid_()             # r, z
+            cand = addcmul(x_t[:, 2 * hu:], r_t, un_t, out=n_t).tanh_()  # n
             h_new = addcmul(cand, z_t, sub(h, cand), out=y_t)            # n + z (h - n)
             if masked:                                                   # r [N, 1]
                 h = where(r, h_new, h, out=h_t)
                 y_t.masked_fill_(~r, 0.0)
             else:
                 h = h_new
-        ctx.save_for_backward(w_hh, rz_all, n_all, un_all, hs, r2 if masked else None)
+        ctx.save_for_backward(w_hh, rz_all, n_all, u_all[:, :, 2 * hu:], hs, r2 if masked else None)
         return hs, (ys if masked else None)
 
     @staticmethod
@@ -159,18 +162,16 @@ class _GRUResetAfter(torch.autograd.Function):
         w_rz, w_n = w_hh[:2 * hu], w_hh[2 * hu:]
         dxp = cand.new_empty(t_len, n, 3 * hu)                           # = du for r and z
         du_n = cand.new_empty(t_len, n, hu)
-        dh = cand.new_zeros(n, hu)
         none = [None] * t_len
-        d_h = d_hs[1:].unbind(0) if d_hs is not None else none
+        d_h = d_hs.unbind(0) if d_hs is not None else [None] * (t_len + 1)
         d_y = d_ys.unbind(0) if d_ys is not None else none
+        dh = d_h[-1] if d_h[-1] is not None else cand.new_zeros(n, hu)   # d carried h_t
         masked = r2 is not None
         keep = (r2.to(cand.dtype).unbind(0), (~r2).to(cand.dtype).unbind(0)) if masked else (none, none)
-        add, addmm, mul = torch.add, torch.addmm, torch.mul
-        steps = zip(d_h, d_y, k_n.unbind(0), k_z.unbind(0), k_r.unbind(0), gate_z.unbind(0),
+        add, addcmul, addmm, mul = torch.add, torch.addcmul, torch.addmm, torch.mul
+        steps = zip(d_h[:-1], d_y, k_n.unbind(0), k_z.unbind(0), k_r.unbind(0), gate_z.unbind(0),
                     gate_r.unbind(0), dxp.unbind(0), du_n.unbind(0), *keep)
-        for dh_t, dy_t, kn_t, kz_t, kr_t, z_t, r_t, dx_t, dun_t, m, nm in reversed(list(steps)):
-            if dh_t is not None:
-                dh = add(dh, dh_t)
+        for dh_in, dy_t, kn_t, kz_t, kr_t, z_t, r_t, dx_t, dun_t, m, nm in reversed(list(steps)):
             if masked:                                                   # m, nm [N, 1] as 0/1
                 dh_new = mul(dh if dy_t is None else add(dh, dy_t), m)
                 dh_keep = mul(dh, nm)
@@ -180,11 +181,10 @@ class _GRUResetAfter(torch.autograd.Function):
             mul(dh_new, kz_t, out=dx_t[:, hu:2 * hu])
             mul(da_n, kr_t, out=dx_t[:, :hu])
             mul(da_n, r_t, out=dun_t)
-            dh = addmm(addmm(mul(dh_new, z_t), dx_t[:, :2 * hu], w_rz), dun_t, w_n)
+            direct = mul(dh_new, z_t) if dh_in is None else addcmul(dh_in, dh_new, z_t)
+            dh = addmm(addmm(direct, dx_t[:, :2 * hu], w_rz), dun_t, w_n)  # d carried h_{t-1}
             if masked:
                 dh = add(dh, dh_keep)
-        if d_hs is not None:
-            dh = add(dh, d_hs[0])
         flat = dxp.view(t_len * n, 3 * hu)
         h_flat = h_prev.reshape(t_len * n, hu)
         dun_flat = du_n.view(t_len * n, hu)

@@ -1,5 +1,7 @@
 """ParquetSequenceReader (nested and long layouts), partitioned data sets, write_parquet."""
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -197,6 +199,95 @@ def test_write_parquet_round_trip(tmp_path, dtype):
         readers.write_parquet(source, out, dtype="int32")
     with pytest.raises(ValueError, match="key_column"):
         readers.write_parquet(source, out, key_column="a")
+
+
+def test_write_parquet_reports_progress_per_block(tmp_path, monkeypatch):
+    monkeypatch.setattr(readers._parquet, "_READ_ROWS", 4)                # several blocks
+    seqs = [np.full((i % 5 + 1, 2), float(i)) for i in range(23)]
+    source = readers.ParquetSequenceReader(
+        write_nested_parquet(tmp_path / "in.parquet", seqs, ["x", "y"], row_group_size=8))
+    calls = []
+    written = readers.write_parquet(source, tmp_path / "out.parquet", progress=calls.append)
+    assert written == 23
+    assert len(calls) > 1 and all(n > 0 for n in calls)                  # one call per block written
+    assert sum(calls) == written                                          # increments, adding up
+    totals = np.cumsum(calls)
+    assert list(totals) == sorted(set(totals)) and totals[-1] == 23       # strictly increasing
+    assert len(readers.ParquetSequenceReader(tmp_path / "out.parquet")) == 23
+
+
+def test_write_parquet_progress_fits_a_tqdm_like_update_and_stops_on_its_error(tmp_path):
+    source = readers.CSVSequenceReader(write_numbered(tmp_path / "f", [np.ones((2, 1))] * 5))
+
+    class Bar:
+        n = 0
+
+        def update(self, k):
+            self.n += k
+
+    bar = Bar()
+    assert readers.write_parquet(source, tmp_path / "a.parquet", progress=bar.update) == 5
+    assert bar.n == 5
+    with pytest.raises(TypeError, match="progress must be a callable"):
+        readers.write_parquet(source, tmp_path / "b.parquet", progress=bar)
+
+    def cancel(n):
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        readers.write_parquet(source, tmp_path / "c.parquet", progress=cancel)
+
+
+def _keyed_table(**extra):
+    return pa.table({"key": pa.array(["a", "b"]), "v": pa.array([[1.0, 2.0], [3.0]]), **extra})
+
+
+def test_a_text_column_named_key_is_the_default_key_of_nested_rows(tmp_path):
+    path = tmp_path / "k.parquet"
+    pq.write_table(_keyed_table(label=pa.array([0, 1])), path)            # no seqkit metadata
+    reader = readers.ParquetSequenceReader(path)
+    assert reader.columns == ("v", "label")
+    assert [r.key for r in reader] == ["a", "b"]
+    batch = next(iter(readers.SequenceBatches(reader, batch_size=2, label_column="label",
+                                              num_classes=2, sequence_labels=True,
+                                              align="align_start")))
+    assert batch.keys == ["a", "b"]
+    # naming it in columns= reads it as a column (text: class labels) instead
+    as_column = readers.ParquetSequenceReader(path, columns=["v", "key"])
+    assert as_column.columns == ("v", "key")
+    batch = next(iter(readers.SequenceBatches(as_column, batch_size=2, label_column="key",
+                                              classes=["a", "b"], sequence_labels=True,
+                                              align="align_start")))
+    assert batch.keys == [f"{path}#1", f"{path}#2"]
+    np.testing.assert_array_equal(batch.labels, [[1, 0], [0, 1]])
+    # an explicit key_column wins
+    pq.write_table(_keyed_table(name=pa.array(["x", "y"])), tmp_path / "n.parquet")
+    named = readers.ParquetSequenceReader(tmp_path / "n.parquet", key_column="name", columns=["v"])
+    assert [r.key for r in named] == ["x", "y"]
+    assert readers.ParquetSequenceReader(tmp_path / "n.parquet", key_column="name").columns == ("key", "v")
+
+
+@pytest.mark.parametrize("key", [pa.array([7, 8]), pa.array([[1.0], [2.0]])])
+def test_a_key_column_that_is_not_text_is_not_taken_as_the_key(tmp_path, key):
+    path = tmp_path / "k.parquet"
+    pq.write_table(pa.table({"key": key, "v": pa.array([[1.0], [3.0]])}), path)
+    reader = readers.ParquetSequenceReader(path)
+    assert reader.columns == ("key", "v")
+    assert [r.key for r in reader] == [f"{path}#1", f"{path}#2"]
+
+
+def test_a_key_partition_is_not_taken_as_the_key(tmp_path):
+    for part in ("p", "q"):
+        (tmp_path / f"key={part}").mkdir()
+        pq.write_table(pa.table({"v": pa.array([[1.0, 2.0]])}), tmp_path / f"key={part}" / "0.parquet")
+    reader = readers.ParquetSequenceReader(tmp_path, columns=["v"])
+    assert [r.key for r in reader] == [str(tmp_path / f"key={p}" / "0.parquet") + "#1" for p in "pq"]
+
+
+def test_the_bundled_nested_parquet_needs_no_key_column():
+    path = Path(__file__).resolve().parents[2] / "datasets" / "synthetic_control" / "test.parquet"
+    reader = readers.ParquetSequenceReader(path)
+    assert reader.columns == ("values", "label")
+    assert next(iter(reader)).key == "test/0"
 
 
 def test_streaming_holds_one_row_group_not_the_file(tmp_path):

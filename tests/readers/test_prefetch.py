@@ -77,3 +77,21 @@ def test_batches_abandoned_mid_file_release_the_reader(tmp_path, monkeypatch):
     del batches
     gc.collect()
     assert _threads() == 0
+
+
+def test_stop_all_ends_every_read_ahead_between_items_and_tells_the_consumer(monkeypatch):
+    from readers import _prefetch
+    monkeypatch.setattr(_prefetch, "_exiting", False)        # stop_all sets it; restored after
+    log = []
+    items = prefetch(_source(log, 1000))
+    assert next(items) == 0
+    _prefetch.stop_all()
+    assert _threads() == 0
+    assert log[-1] == ("closed", "readers-prefetch")           # the source is closed in its thread
+    assert sum(entry[0] == "made" for entry in log) <= 3       # stopped between items, not run on
+    with pytest.raises(RuntimeError, match="interpreter is exiting"):
+        next(items)
+    later = []                                                 # begun after stop_all: no thread
+    assert list(prefetch(_source(later, 3))) == [0, 1, 2]
+    assert {entry[-1] for entry in later} == {threading.current_thread().name}
+

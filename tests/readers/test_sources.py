@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import readers
-from readers._sources import resolve_paths
+from readers import resolve_paths
 from seqdata import write_csv
 
 
@@ -96,3 +96,19 @@ def test_reader_len_and_reiteration(tmp_path):
     second = [r.values for r in reader]
     np.testing.assert_array_equal(first[0], second[0])
     np.testing.assert_array_equal(second[1], [[7]])
+
+
+def test_resolve_paths_is_public_and_gives_the_reading_order(tmp_path):
+    assert "resolve_paths" in readers.__all__
+    for i in (10, 2, 1):
+        write_csv(tmp_path / f"{i}.csv", [[i]])
+    (tmp_path / "_meta").write_text("x\n")
+    want = [str(tmp_path / f"{i}.csv") for i in (1, 2, 10)]
+    assert resolve_paths(tmp_path) == want                          # a directory
+    assert resolve_paths(str(tmp_path / "*.csv")) == want           # a glob
+    assert [r.key for r in readers.CSVSequenceReader(tmp_path)] == want
+    numbered = readers.NumberedFiles(str(tmp_path / "%d.csv"), 1, 2)
+    assert resolve_paths(numbered) == want[:2]
+    # a list, a NumberedFiles or one path is returned as named: existence is the reader's check
+    assert resolve_paths([tmp_path / "missing.csv"]) == [str(tmp_path / "missing.csv")]
+    assert resolve_paths(tmp_path / "missing.csv") == [str(tmp_path / "missing.csv")]

@@ -86,3 +86,13 @@ def test_errors():
     with pytest.raises(ValueError, match="then 3 features"):
         Standardizer.fit([Batch(np.zeros((1, 2, 2), np.float32), None, None, None, ["a"]),
                           Batch(np.zeros((1, 3, 2), np.float32), None, None, None, ["b"])])
+
+
+def test_large_offset_keeps_precision():
+    rng = np.random.default_rng(1)
+    x = (1e6 + rng.normal(0.0, 1e-3, size=(4, 1, 50))).astype(np.float64)
+    b = Batch(x.astype(np.float32), None, None, None, list("abcd"))
+    s = Standardizer.fit([b])
+    ref = b.features.astype(np.float64).reshape(-1)
+    np.testing.assert_allclose(s.mean[0], ref.mean(), rtol=1e-12)
+    np.testing.assert_allclose(s.std[0], ref.std(), rtol=1e-6)

@@ -9,7 +9,6 @@ import pytest
 import readers
 from seqkit.cli._data import SourceSpec, detect_format, parse_column
 from seqkit.cli._errors import CliError
-from seqkit.cli._normalize import Standardized, fit_standardizer
 from seqkit.cli._predict import _rows, _schema
 
 
@@ -22,26 +21,6 @@ def _batch(values, lengths):
         x[i, 0, :length] = row[:length]
         mask[i, :length] = 1
     return readers.Batch(x, None, mask, None, [str(i) for i in range(n)])
-
-
-def test_standardizer_uses_real_steps_only():
-    rng = np.random.default_rng(0)
-    rows = [rng.normal(50, 3, 9) for _ in range(4)]
-    lengths = [9, 4, 6, 2]
-    batches = [_batch(rows[:2], lengths[:2]), _batch(rows[2:], lengths[2:])]
-    stats = fit_standardizer(batches)
-    real = np.concatenate([r[:k] for r, k in zip(rows, lengths)])
-    np.testing.assert_allclose(stats.mean, [real.mean()], rtol=1e-6)
-    np.testing.assert_allclose(stats.std, [real.std()], rtol=1e-5)
-    out = next(iter(Standardized([_batch(rows[:2], lengths[:2])], stats)))
-    assert out.features.dtype == np.float32
-    assert (out.features[1, 0, 4:] == 0).all()                  # padding stays zero
-    np.testing.assert_allclose(out.features[0, 0], (rows[0] - real.mean()) / real.std(), rtol=1e-4)
-
-
-def test_constant_channel_gets_unit_std():
-    stats = fit_standardizer([readers.Batch(np.full((2, 1, 3), 7.0, np.float32), None, None, None, ["a", "b"])])
-    assert stats.std.tolist() == [1.0] and stats.mean.tolist() == [7.0]
 
 
 def test_prediction_rows_per_step_with_mask():

@@ -7,7 +7,7 @@ from torch import nn
 
 import seqkit
 from seqkit import ConfigError, InputType, Sequential
-from seqkit.layers import (LSTM, Conv1D, Dense, LastTimeStep, Output, RnnOutput, TimeDistributed)
+from seqkit.layers import LSTM, Conv1D, Dense, LastTimeStep, Output, RnnOutput, TimeDistributed
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 CASES = [  # kernel_size, dilation, padding
@@ -124,14 +124,18 @@ def test_lazy_build_init_and_repr():
     (dict(padding="full"), r"Conv1D: padding must be one of causal, same, got 'full'"),
     (dict(dilation=0), r"Conv1D: dilation must be a positive int, got 0"),
     (dict(activation="relu7"), r"Conv1D: unknown activation 'relu7'"),
+    (dict(kernel_size=0), r"Conv1D: kernel_size must be a positive int, got 0"),
+    (dict(n_out=2.5), r"Conv1D: n_out must be a positive int, got 2.5"),
 ])
 def test_config_errors(kwargs, match):
+    args = {"n_out": 2, "kernel_size": 3, **kwargs}
     with pytest.raises(ConfigError, match=match):
-        Conv1D(2, 3, **kwargs)
-    with pytest.raises(ConfigError, match=r"Conv1D: kernel_size must be a positive int, got 0"):
-        Conv1D(2, 0)
+        Conv1D(**args)
+
+
+def test_stride_is_not_an_argument():
     with pytest.raises(TypeError):
-        Conv1D(2, 3, stride=2)                                           # not offered
+        Conv1D(2, 3, stride=2)                                           # would change T
 
 
 def test_input_errors():

@@ -99,13 +99,52 @@ def test_listener_states_are_json_and_round_trip():
 
 
 def test_bad_listener_state_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match=r"EarlyStopping: cannot restore state: missing 'wait'"):
+    with pytest.raises(ValueError, match=r"EarlyStopping: cannot restore state: missing 'best_epoch'"):
         seqkit.EarlyStopping().load_state_dict({"best": 1.0})
     stop = seqkit.EarlyStopping()
     with pytest.raises(ValueError, match=r"EarlyStopping: cannot restore state: best_parameters\['w'\]"):
         stop.load_state_dict({"best": 1.0, "best_epoch": 1, "stopped_epoch": None, "wait": 0,
                               "history": [1.0], "best_parameters": {"w": {"dtype": "float32",
                                                                           "shape": [2], "data": "AAAA"}}})
+
+
+def _stored(**item):
+    return {"best": 1.0, "best_epoch": 1, "stopped_epoch": None, "wait": 0, "history": [1.0],
+            "best_parameters": {"w": {"dtype": "float32", "shape": [2], "data": "AAAAAAAAAAA=", **item}}}
+
+
+@pytest.mark.parametrize("listener,state,match", [
+    (seqkit.ScoreListener(), [1, 2], r"ScoreListener: cannot restore state: expected a dict, got list"),
+    (seqkit.ScoreListener(), {"history": [[1, "x"]], "epoch_history": []},
+     r"ScoreListener: cannot restore state: bad history"),
+    (seqkit.Checkpoint, {"saved": "a.seqkit"}, r"Checkpoint: cannot restore state: 'saved' must be a list"),
+    (seqkit.EarlyStopping(), dict(_stored(), wait="many"), r"EarlyStopping: cannot restore state: bad value"),
+    (seqkit.EarlyStopping(), _stored(dtype="load"), r"best_parameters\['w'\] has an unknown dtype"),
+    (seqkit.EarlyStopping(), _stored(data="!!"), r"best_parameters\['w'\] is not a stored tensor"),
+    (seqkit.EarlyStopping(), _stored(shape=[-1]), r"best_parameters\['w'\] has an unknown dtype or a bad shape"),
+])
+def test_each_bad_state_is_a_clear_error(tmp_path, listener, state, match):
+    if listener is seqkit.Checkpoint:
+        listener = seqkit.Checkpoint(tmp_path)
+    with pytest.raises(ValueError, match=match):
+        listener.load_state_dict(state)
+
+
+def test_a_refused_state_on_resume_names_the_checkpoint_and_listener(tmp_path):
+    train, _ = task()
+    ckpt = seqkit.Checkpoint(tmp_path, every_epochs=1, keep_last=None)
+    make().fit(train, epochs=1, batch_size=8, listeners=[ckpt, seqkit.ScoreListener(printer=None)],
+               progress=False)
+
+    class Strict(seqkit.Listener):
+        def load_state_dict(self, state):
+            raise ValueError("Strict: cannot restore state: never")
+
+    Strict.__name__ = "ScoreListener"                                     # claims the saved state
+    with pytest.raises(ValueError, match=r"resume_from .*checkpoint-e0001.*: listener 0 "
+                                         r"\(ScoreListener\): Strict: cannot restore state: never"):
+        make().fit(train, epochs=2, batch_size=8, resume_from=ckpt.saved[-1], listeners=[Strict()],
+                   progress=False)
 
 
 class Unsaveable(seqkit.Listener):

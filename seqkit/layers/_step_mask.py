@@ -1,0 +1,101 @@
+"""StepMask: a checked step mask with the cached views recurrent kernels use."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._mask import check_mask, last_real_index, single_runs
+
+__all__ = ["StepMask"]
+
+
+class StepMask:
+    """A checked ``[N, T]`` step mask with the cached views recurrent kernels use.
+
+    When the caller's mask lives on the CPU (as batches from the readers do)
+    the run analysis and the last-real-step index are computed from that copy,
+    so choosing a fast path costs no device synchronisation.
+
+    Shape:
+        ``values``: ``[N, T]`` in the input's dtype and device, 1 at real steps.
+        ``real``: bool ``[T, N]`` (time-major, contiguous), True at real steps.
+    """
+
+    __slots__ = ("values", "_host", "_real", "_keep", "_runs")
+
+    def __init__(self, mask, x: torch.Tensor, where: str):
+        raw = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(mask)
+        self.values = check_mask(raw, x, where)                       # [N, T]
+        self._host = raw if raw.device.type == "cpu" else None
+        self._real = self._keep = self._runs = None
+
+    @classmethod
+    def _wrap(cls, values: torch.Tensor, host: torch.Tensor | None) -> "StepMask":
+        out = cls.__new__(cls)
+        out.values, out._host = values, host
+        out._real = out._keep = out._runs = None
+        return out
+
+    @property
+    def real(self) -> torch.Tensor:
+        """Bool ``[T, N]``: True at real steps (time-major, for step loops and kernels)."""
+        if self._real is None:
+            self._real = (self.values != 0).t().contiguous()          # [T, N]
+        return self._real
+
+    def zero_masked(self, ys: torch.Tensor) -> torch.Tensor:
+        """Time-major outputs ``[T, N, ...]`` with exact zeros at the masked steps.
+
+        A multiplication by a cached 0/1 mask, several times faster than
+        ``torch.where`` on CPU. Outputs are finite, so the masked entries are
+        exactly zero (``-0.0`` where the output was negative, equal to ``0.0``).
+        """
+        if self._keep is None:
+            if self._host is not None:
+                self.runs()                                              # also makes _keep
+            else:
+                self._keep = self.real.to(self.values.dtype)             # [T, N] of 0/1
+        return ys * self._keep.view(self._keep.shape + (1,) * (ys.dim() - 2))
+
+    def runs(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """``(starts, lengths, one_run_each)`` as :func:`single_runs` gives them, on the host."""
+        if self._runs is None:
+            if self._host is not None:
+                self._runs, keep = _host_runs(self._host)
+                if self._keep is None:
+                    self._keep = keep.to(self.values.device, self.values.dtype, non_blocking=True)
+            else:
+                starts, lengths, contiguous = single_runs(self.values)
+                self._runs = (starts.cpu(), lengths.cpu(), contiguous)
+        return self._runs
+
+    def last_index(self, where: str) -> torch.Tensor:
+        """Each example's last real step, int64 ``[N]`` on the values' device.
+
+        Raises:
+            ValueError: naming the first example with no real step.
+        """
+        src = self._host if self._host is not None else self.values
+        idx = last_real_index(src, src.shape[0], src.shape[1], where)  # [N]
+        return idx.to(self.values.device, non_blocking=True)
+
+    def flip(self) -> "StepMask":
+        """The mask reversed along time."""
+        host = self._host.flip(1) if self._host is not None else None
+        return StepMask._wrap(self.values.flip(1), host)
+
+
+def _host_runs(mask: torch.Tensor):
+    """:func:`single_runs` for a CPU mask, in numpy (microseconds), and its 0/1 ``[T, N]`` float32."""
+    mask = mask.detach()
+    if mask.dtype in (torch.bfloat16, torch.float16):
+        mask = mask.float()
+    real = mask.numpy() != 0                                             # [N, T]
+    lengths = real.sum(axis=1)
+    starts = real.argmax(axis=1)                                         # first real step (0 if none)
+    last = (real.shape[1] - 1) - real[:, ::-1].argmax(axis=1)            # last real step
+    one_run = bool(np.all((last - starts + 1 == lengths) | (lengths == 0)))
+    keep = torch.from_numpy(np.ascontiguousarray(real.T, dtype=np.float32))  # [T, N]
+    return (torch.from_numpy(starts.astype(np.int64)), torch.from_numpy(lengths.astype(np.int64)),
+            one_run), keep
