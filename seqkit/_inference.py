@@ -228,7 +228,10 @@ class InferenceMixin:
         Per-step outputs are evaluated at the steps the **labels** mask marks
         real (DL4J's rule); without a labels mask, at the steps the features
         mask marks real (all steps when neither is given). Batch keys go to
-        the evaluation (``Evaluation`` reports the worst sequences by key).
+        the evaluation (``Evaluation`` reports the worst sequences by key), and
+        so does the features mask: sequence lengths for ``accuracy_by_length``
+        and step indices for ``accuracy_by_step`` come from it, not from the
+        labels mask (one step per series in the many-to-one case).
 
         Args:
             data: as :meth:`score`.
@@ -236,6 +239,7 @@ class InferenceMixin:
             top_n: for top-N accuracy (classification).
         """
         from .evaluation import Evaluation, RegressionEvaluation
+        from .evaluation._inputs import eval_features_mask
 
         head = self._check_trainable()
         regression = getattr(head.loss_fn, "name", "") in ("mse", "mae")
@@ -253,7 +257,8 @@ class InferenceMixin:
                 if regression:
                     ev.eval(b.labels, pred, mask)
                 else:
-                    ev.eval(b.labels, pred, mask, keys=b.keys)
+                    ev.eval(b.labels, pred, mask, keys=b.keys,     # lengths from the features mask
+                            features_mask=eval_features_mask(b.features, b.features_mask, pred, mask))
         return ev
 
     # -- summary ------------------------------------------------------------------------------

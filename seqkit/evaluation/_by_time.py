@@ -1,13 +1,35 @@
 """Accuracy by time-step index and by sequence length, kept as exact, mergeable counts.
 
-Step index: counted per example from its first real step (``align="start"``,
-so index 0 is each sequence's first real step; for ALIGN_START data this is
-``t``) or back from its last real step (``align="end"``, index 0 is the last
-real step; the view for ALIGN_END data). Padding at either end therefore
-never shifts an index. Gaps inside a sequence keep their positions.
+Which steps make up a sequence. The evaluated steps (the evaluation mask: the
+labels mask, in ``Sequential.evaluate``) are not always all of a sequence:
+in a many-to-one ALIGN_END batch the labels mask holds a single 1, at the last
+real step. So ``Evaluation.eval`` also takes the sequences' own extent:
 
-Length: the number of real steps of an example. Counts are kept per exact
-length, so any bucketing can be applied when the figures are read.
+* ``features_mask=`` ``[N, T]``: a step belongs to example i when its features
+  mask or its evaluation mask marks it real (the union: DL4J's ALIGN_END may
+  label steps before a shorter features sequence starts). The length is the
+  number of such steps; step indices are counted from the first of them and
+  back from the last, so a label at a sequence's last real feature step has
+  index 0 from the end and index ``length - 1`` from the start, whatever the
+  labels mask looks like. For ``[N, C]`` predictions (one per sequence, e.g.
+  from ``LastTimeStep``) the features mask ``[N, T_f]`` gives the lengths only.
+* ``lengths=`` ``[N]``: the lengths only; step indices stay on the evaluated
+  steps (below).
+* neither: the sequence is its evaluated steps (the behaviour before these
+  arguments existed): the length is the number of evaluated steps, 1 per
+  series in the many-to-one case, and with no mask at all every example has
+  length T.
+
+Step index: counted per example from its first step (``align="start"``, so
+index 0 is each sequence's first real step; for ALIGN_START data this is
+``t``) or back from its last step (``align="end"``, index 0 is the last real
+step; the view for ALIGN_END data). Padding at either end therefore never
+shifts an index. Gaps inside a sequence keep their positions. Only evaluated
+steps are counted.
+
+Length: counts are kept per exact length (correct evaluated steps, evaluated
+steps, and sequences with at least one evaluated step), so any bucketing can
+be applied when the figures are read and merging stays exact.
 """
 
 from __future__ import annotations
@@ -83,10 +105,15 @@ class StepAccuracy:
 class LengthBuckets:
     """Accuracy per bucket of sequence length ``[low, high]`` (both inclusive).
 
+    Lengths are the sequences' own (see the module docstring): the real steps of
+    their features when ``eval`` was given ``features_mask`` or ``lengths``,
+    else their evaluated steps.
+
     Attributes:
-        low, high: int64 ``[B]`` bucket bounds in real steps.
-        sequences: int64 ``[B]`` sequences in the bucket.
-        correct, total: int64 ``[B]`` correctly classified and total real steps of those sequences.
+        low, high: int64 ``[B]`` bucket bounds in steps.
+        sequences: int64 ``[B]`` sequences in the bucket (those with at least one evaluated step).
+        correct, total: int64 ``[B]`` correctly classified and total evaluated steps of those
+            sequences (one per sequence in the many-to-one case).
         accuracy: float64 ``[B]`` step accuracy within the bucket (NaN when empty).
     """
 
@@ -102,7 +129,8 @@ class LengthBuckets:
         return [f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in zip(self.low.tolist(), self.high.tolist())]
 
 
-def batch_counts(correct: torch.Tensor, weights: torch.Tensor | None, lengths: torch.Tensor | None
+def batch_counts(correct: torch.Tensor, weights: torch.Tensor | None, evaluated: torch.Tensor | None,
+                 lengths: torch.Tensor | None, span: torch.Tensor | None = None, size: int | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One batch's contribution to the three views: by step from the start, from the end, by length.
 
@@ -110,26 +138,34 @@ def batch_counts(correct: torch.Tensor, weights: torch.Tensor | None, lengths: t
 
     Shape:
         correct: float ``[N, T]`` 1.0 where correct (0.0 at padding); weights: float ``[N, T]``
-        1.0 at real steps, or None; lengths: ``weights.sum(1)`` ``[N]`` (None with weights).
-        Returns int64 ``[2, T]`` (correct, total per index from the start), ``[2, T]`` (the same
-        from the end) and ``[3, T + 1]`` (correct steps, real steps, sequences per length).
+        1.0 at evaluated steps, or None (every step); evaluated: ``weights.sum(1)`` ``[N]``
+        (None with weights); lengths: ``[N]`` whole numbers, each sequence's length (None: T
+        each); span: float ``[N, T]`` 0/1, the steps of each sequence, which anchor the step
+        indices (None: the evaluated steps; requires weights); size: the largest possible length
+        (None: T). Returns int64 ``[2, T]`` (correct, total per index from the start), ``[2, T]``
+        (the same from the end) and ``[3, size + 1]`` (correct steps, evaluated steps, sequences
+        per length).
     """
     n, t = correct.shape
     device, dtype = correct.device, correct.dtype
+    size = t if size is None else size
     correct_by_row = correct.sum(dim=1)                                                 # [N]
     if weights is None:
+        evaluated = torch.full((n,), float(t), dtype=dtype, device=device)
+        lengths = evaluated if lengths is None else lengths
         start = torch.stack([correct.sum(dim=0), torch.full((t,), float(n), dtype=dtype, device=device)])
-        lengths = torch.full((n,), float(t), dtype=dtype, device=device)
-        return start.long(), start.flip(1).long(), _length_table(correct_by_row, lengths, t)
-    first = weights.argmax(dim=1)                                                       # [N] first real step
-    last = (t - 1) - weights.flip(1).argmax(dim=1)                                      # [N] last real step
+        return start.long(), start.flip(1).long(), _length_table(correct_by_row, evaluated, lengths, size)
+    lengths = evaluated if lengths is None else lengths
+    anchor = weights if span is None else span                                          # [N, T] steps of each sequence
+    first = anchor.argmax(dim=1)                                                        # [N] first step
+    last = (t - 1) - anchor.flip(1).argmax(dim=1)                                       # [N] last step
     steps = torch.arange(t, dtype=dtype, device=device)                                 # [T]
     if device.type == "cpu" and not bool(first.any()):                                  # no leading padding
         start = torch.stack([correct.sum(dim=0), weights.sum(dim=0)]).long()
     else:
         start = _indexed(steps.unsqueeze(0) - first.to(dtype).unsqueeze(1), correct, weights)
     end = _indexed(last.to(dtype).unsqueeze(1) - steps.unsqueeze(0), correct, weights)
-    return start, end, _length_table(correct_by_row, lengths, t)
+    return start, end, _length_table(correct_by_row, evaluated, lengths, size)
 
 
 def _indexed(index: torch.Tensor, correct: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -148,12 +184,16 @@ def _indexed(index: torch.Tensor, correct: torch.Tensor, weights: torch.Tensor) 
     return torch.stack([bins[:, 1], bins.sum(1)])                                      # [2, T]
 
 
-def _length_table(correct_by_row: torch.Tensor, lengths: torch.Tensor, t: int) -> torch.Tensor:
-    """Per-length sums. Shape: float ``[N]``, ``[N]`` -> int64 ``[3, T + 1]`` (correct, steps, sequences)."""
-    steps = lengths.long()
+def _length_table(correct_by_row: torch.Tensor, evaluated: torch.Tensor, lengths: torch.Tensor,
+                  size: int) -> torch.Tensor:
+    """Per-length sums: correct and evaluated steps, and sequences with an evaluated step.
+
+    Shape: float ``[N]`` each (whole numbers, ``lengths <= size``) -> int64 ``[3, size + 1]``.
+    """
+    steps = evaluated.long()
     per_example = torch.stack([correct_by_row.long(), steps, (steps > 0).long()])       # [3, N]
-    out = torch.zeros(3, t + 1, dtype=torch.long, device=lengths.device)
-    return out.index_add_(1, steps, per_example)
+    out = torch.zeros(3, size + 1, dtype=torch.long, device=lengths.device)
+    return out.index_add_(1, lengths.long(), per_example)
 
 
 def default_length_edges(max_length: int) -> list[int]:

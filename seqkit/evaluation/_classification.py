@@ -9,7 +9,7 @@ import torch
 
 from . import _class_metrics as cm_metrics
 from ._by_time import CountTable, LengthBuckets, StepAccuracy, batch_counts, bucket_lengths, step_table
-from ._inputs import bincount, check_no_nan, prepare
+from ._inputs import Extent, as_tensor, bincount, check_no_nan, prepare, sequence_extent
 from ._outcomes import as_work, step_outcomes, work_dtype
 from ._worst import WorstSequences
 
@@ -32,7 +32,12 @@ class Evaluation:
     length (:meth:`accuracy_by_step`, :meth:`accuracy_by_length`) and the worst
     sequences by key. Those views treat each ``eval`` call's rows as whole
     sequences, so feed whole sequences (not TBPTT segments) when you read them;
-    every other figure is the same however the data are split.
+    every other figure is the same however the data are split. A sequence's
+    length and the step it starts and ends at come from ``eval``'s
+    ``features_mask`` (or ``lengths``), which ``Sequential.evaluate`` passes;
+    without them, from the evaluated steps, which is wrong for many-to-one data
+    (a labels mask with one 1 per sequence makes every length 1); see
+    :mod:`seqkit.evaluation._by_time`.
 
     Args:
         num_classes: C; inferred from the first ``eval`` when None (a single
@@ -48,7 +53,8 @@ class Evaluation:
 
     Shape:
         eval: labels ``[N, C]`` / ``[N, C, T]`` one-hot, or int class indices ``[N]`` / ``[N, T]``;
-        predictions ``[N, C]`` / ``[N, C, T]``; mask ``[N, T]`` (``[N]`` for 2-D input).
+        predictions ``[N, C]`` / ``[N, C, T]``; mask ``[N, T]`` (``[N]`` for 2-D input);
+        features_mask ``[N, T]`` (``[N, T_f]`` for 2-D input); lengths ``[N]``.
 
     Rules (DL4J's, except where noted):
         * masked steps (mask value 0) are skipped; any nonzero mask value is a real step;
@@ -96,14 +102,30 @@ class Evaluation:
 
     # ------------------------------------------------------------------ accumulation
 
-    def eval(self, labels, predictions, mask=None, keys=None) -> "Evaluation":
+    def eval(self, labels, predictions, mask=None, keys=None, *, features_mask=None,
+             lengths=None) -> "Evaluation":
         """Add one batch. Returns ``self``.
 
         Args:
             labels: one-hot ``[N, C(, T)]`` (single column: 0/1) or int class indices ``[N(, T)]``.
             predictions: class scores ``[N, C(, T)]``, numpy or torch, any device.
-            mask: ``[N, T]`` (``[N]`` for 2-D input); nonzero = real step. None: all real.
+            mask: the evaluation mask ``[N, T]`` (``[N]`` for 2-D input); nonzero = a step that
+                is evaluated (DL4J: the labels mask). None: every step, or, for ``[N, C, T]``
+                predictions with ``features_mask``, the steps that mask marks real.
             keys: optional N sequence keys; the worst-classified sequences are kept by key.
+            features_mask: optional features mask ``[N, T]`` (nonzero = real): where each
+                sequence lies, for :meth:`accuracy_by_length` and :meth:`accuracy_by_step`.
+                A sequence's steps are those its features mask or ``mask`` marks real; its
+                length is their count, and step indices count from the first of them and
+                back from the last (so with a many-to-one ALIGN_END labels mask, the label
+                at the last real feature step is index 0 from the end and ``length - 1``
+                from the start). For ``[N, C]`` predictions (one per sequence, e.g. from a
+                ``LastTimeStep`` network) it may have any T and gives the lengths only.
+                Every other figure ignores it.
+            lengths: optional ``[N]`` sequence lengths (whole numbers, at least the evaluated
+                steps of their row), for :meth:`accuracy_by_length` only; the step views stay
+                on ``mask``. Give ``features_mask`` or ``lengths``, not both. Without either,
+                the length is the number of evaluated steps (all T without a mask).
 
         Shape:
             see the class docstring.
@@ -111,8 +133,14 @@ class Evaluation:
         Raises:
             ValueError: bad shapes, a class count that differs from earlier calls, a
                 class index out of range at a real step, NaN predictions at a real step,
-                a ``decision_threshold`` with more than 2 columns, ``len(keys) != N``.
+                a ``decision_threshold`` with more than 2 columns, ``len(keys) != N``,
+                both ``features_mask`` and ``lengths``, lengths that are not whole numbers
+                at least as large as their row's evaluated steps.
         """
+        if mask is None and features_mask is not None:
+            predictions = as_tensor(predictions, "predictions", _WHERE)
+            if predictions.dim() == 3 and lengths is None:
+                mask = features_mask                                                  # evaluate the real steps
         p = prepare(labels, predictions, mask, _WHERE, index_labels=True, device=self._device)
         preds = p.predictions                                                         # [N, C, T]
         n, cols, t = preds.shape
@@ -126,8 +154,10 @@ class Evaluation:
         weights = None if p.mask is None else p.mask.to(work)                        # [N, T] 1.0 at real steps
         o = step_outcomes(p, c, self.decision_threshold, work)
         values, predicted, actual, scores = o.values, o.predicted, o.actual, o.scores
-        lengths = weights.sum(dim=1) if weights is not None else None                 # [N] real steps
-        if self._check_batch(values, o.out_of_range, p, lengths) == 0:
+        evaluated = weights.sum(dim=1) if weights is not None else None               # [N] evaluated steps
+        extent = sequence_extent(features_mask, lengths, p, weights, work, _WHERE)
+        n_real, size = self._check_batch(values, o.out_of_range, p, evaluated, extent)
+        if n_real == 0:
             return self                                                               # all masked: no-op
 
         correct = torch.eq(actual, predicted, out=torch.empty_like(actual))          # [N, T] 1.0 / 0.0
@@ -143,10 +173,10 @@ class Evaluation:
             hits = as_work((scores > true_score).sum(dim=1) < self.top_n, work)      # [N, T]
             self._top_n_hits += (hits.mul_(weights) if weights is not None else hits).sum().long()
         for table, counts in zip((self._by_start, self._by_end, self._by_length),
-                                 batch_counts(correct, weights, lengths)):
+                                 batch_counts(correct, weights, evaluated, extent.lengths, extent.span, size)):
             table.add(counts)
         if keys is not None:
-            self._worst.add_batch(keys, scores, actual_index, correct, weights)
+            self._worst.add_batch(keys, scores, actual_index, correct, weights, extent.span, extent.lengths)
         self._host_cm = None
         return self
 
@@ -157,19 +187,27 @@ class Evaluation:
             raise ValueError(f"{_WHERE}: predictions have {c} classes but this evaluation has "
                              f"{self._num_classes}")
 
-    def _check_batch(self, values, out_of_range, p, lengths) -> int:
-        """Raise on NaN scores or out-of-range labels at real steps; return the real-step count.
+    def _check_batch(self, values, out_of_range, p, evaluated, extent: Extent) -> tuple[int, int | None]:
+        """Raise on NaN scores, out-of-range labels at real steps or bad given lengths.
 
+        Returns the real-step count and the largest sequence length possible in the batch.
         One host read: the sum of the step scores (finite unless some step, real or padded,
-        holds NaN or infinity; only then are the real steps searched), the bad-label count
-        and the real-step count.
+        holds NaN or infinity; only then are the real steps searched), the bad-label count,
+        the real-step count and, with given lengths, the count of bad ones and the largest.
         """
         bad = out_of_range if out_of_range is not None else torch.zeros((), dtype=torch.bool, device=values.device)
         if p.mask is not None and out_of_range is not None:
             bad = bad & p.real
-        total = lengths.double().sum() if lengths is not None else torch.tensor(
+        total = evaluated.double().sum() if evaluated is not None else torch.tensor(
             float(values.numel()), dtype=torch.float64, device=values.device)
-        score_sum, n_bad, n_real = torch.stack([values.sum().double(), bad.sum().double(), total]).tolist()
+        reads = [values.sum().double(), bad.sum().double(), total]
+        bad_lengths = None
+        if extent.given and values.shape[0]:
+            given = extent.lengths                                                      # float64 [N]
+            steps = evaluated.double() if evaluated is not None else torch.full_like(given, values.shape[1])
+            bad_lengths = (given < steps) | (given != given.floor()) | torch.isinf(given)  # [N]
+            reads += [bad_lengths.sum().double(), given.max()]
+        score_sum, n_bad, n_real, *more = torch.stack(reads).tolist()
         if not math.isfinite(score_sum):
             check_no_nan(torch.isnan(values), p.real, p.time_series, "predictions", _WHERE)
         if n_bad:
@@ -177,7 +215,17 @@ class Evaluation:
             c = max(2, p.predictions.shape[1])
             raise ValueError(f"{_WHERE}: {int(n_bad)} class-index labels at real steps are outside [0, {c}); "
                              f"the first is at example {first[0]}" + (f", step {first[1]}" if p.time_series else ""))
-        return int(n_real)
+        if not extent.given:
+            return int(n_real), extent.size
+        if not more:
+            return int(n_real), 0
+        n_bad_lengths, largest = more
+        if n_bad_lengths:
+            first = int(bad_lengths.nonzero()[0, 0])
+            raise ValueError(f"{_WHERE}: {int(n_bad_lengths)} lengths are not whole numbers at least as large as "
+                             f"the number of evaluated steps of their example; the first is example {first} "
+                             f"(length {float(extent.lengths[first]):g})")
+        return int(n_real), int(largest)
 
     def _ensure_state(self, device: torch.device, c: int) -> None:
         if self._cm is None:
@@ -355,7 +403,12 @@ class Evaluation:
     # ------------------------------------------------------------------ sequence views
 
     def accuracy_by_step(self, align: str = "start") -> StepAccuracy:
-        """Accuracy per step index from each sequence's first real step (``"start"``) or last (``"end"``)."""
+        """Accuracy per step index from each sequence's first real step (``"start"``) or last (``"end"``).
+
+        The first and last steps are those of the features mask given to ``eval`` (so
+        a many-to-one label at the last real feature step is index 0 from the end),
+        else of the evaluated steps. Only evaluated steps are counted.
+        """
         if align not in ("start", "end"):
             raise ValueError(f"Evaluation.accuracy_by_step: align must be 'start' or 'end', got {align!r}")
         return step_table((self._by_start if align == "start" else self._by_end).numpy(), align)
@@ -364,6 +417,9 @@ class Evaluation:
         """Step accuracy of sequences grouped by length (real steps) into buckets starting at ``edges``.
 
         ``edges`` defaults to powers of two (1, 2, 4, ...); bucket i holds lengths ``[edges[i], edges[i+1])``.
+        Lengths come from the ``features_mask`` or ``lengths`` given to ``eval`` (``Sequential.evaluate``
+        passes the batch's features mask); without them, a sequence's length is its number of evaluated
+        steps, which is 1 for every series of many-to-one data.
         """
         return bucket_lengths(self._by_length.numpy(), edges)
 

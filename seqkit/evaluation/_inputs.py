@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["Prepared", "as_tensor", "bincount", "bincount_sync_free", "check_no_nan", "prepare"]
+__all__ = ["Extent", "Prepared", "as_tensor", "bincount", "bincount_sync_free", "check_no_nan", "eval_features_mask",
+           "prepare", "sequence_extent"]
 
 
 def as_tensor(x, name: str, where: str) -> torch.Tensor:
@@ -190,3 +191,93 @@ def check_no_nan(bad: torch.Tensor, real: torch.Tensor | None, time_series: bool
     at = f"example {first[0]}, step {first[1]}" if time_series else f"example {first[0]}"
     raise ValueError(f"{where}: {what} contain NaN at {count} real "
                      f"{'step' if time_series else 'example'}{'s' if count != 1 else ''}; the first is at {at}")
+
+
+@dataclass
+class Extent:
+    """Where each example's sequence lies, for ``Evaluation``'s by-step and by-length views.
+
+    See :mod:`seqkit.evaluation._by_time` for the rules.
+
+    Attributes:
+        span: float 0/1 ``[N, T]`` (the work dtype): the steps of each sequence, features
+            real or evaluated; None: the evaluated steps.
+        lengths: ``[N]`` whole numbers (floating), each sequence's length; None: the number
+            of evaluated steps.
+        given: the caller passed ``lengths``: they are checked against the evaluated steps,
+            and the largest is read back with the batch check (``size`` is then None).
+        size: the largest length possible in this batch, when known without a host read.
+    """
+
+    span: torch.Tensor | None
+    lengths: torch.Tensor | None
+    given: bool
+    size: int | None
+
+
+def sequence_extent(features_mask, lengths, p: Prepared, weights: torch.Tensor | None, work: torch.dtype,
+                    where: str) -> Extent:
+    """The sequences' extent from ``features_mask`` or ``lengths`` (at most one of them).
+
+    Args:
+        features_mask: None, or ``[N, T]`` (nonzero = real) with the predictions' T for
+            ``[N, C, T]`` predictions; ``[N, T_f]`` of any T_f for ``[N, C]`` predictions.
+        lengths: None, or ``[N]`` whole numbers (checked by the caller, see ``Extent.given``).
+        p: the prepared batch; weights: its evaluation mask as 0/1 ``work`` ``[N, T]``, or None.
+
+    Raises:
+        ValueError: both given, or a shape that does not fit the predictions.
+    """
+    n, _, t = p.predictions.shape
+    device = p.predictions.device
+    if features_mask is not None and lengths is not None:
+        raise ValueError(f"{where}: give features_mask or lengths, not both")
+    if features_mask is not None:
+        fm = as_tensor(features_mask, "features_mask", where).to(device)
+        if p.time_series and tuple(fm.shape) != (n, t):
+            raise ValueError(f"{where}: features_mask must be [N, T] = {[n, t]} like the predictions' steps, "
+                             f"got shape {list(fm.shape)}")
+        if not p.time_series and (fm.dim() != 2 or fm.shape[0] != n):
+            raise ValueError(f"{where}: features_mask must be [N, T] with N = {n} for [N, C] predictions, "
+                             f"got shape {list(fm.shape)}")
+        real = torch.ne(fm, 0, out=torch.empty(fm.shape, dtype=work, device=device))       # [N, T(_f)] 0/1
+        if p.time_series:
+            span = real if weights is None else torch.maximum(real, weights)             # [N, T]
+            return Extent(span, span.sum(dim=1), False, t)
+        counts = real.sum(dim=1, dtype=torch.float64)                                      # [N]
+        evaluated = weights[:, 0].double() if weights is not None else torch.ones_like(counts)
+        return Extent(None, torch.maximum(counts, evaluated), False, max(int(fm.shape[1]), 1))
+    if lengths is not None:
+        given = as_tensor(lengths, "lengths", where).to(device)
+        if tuple(given.shape) != (n,):
+            raise ValueError(f"{where}: lengths must be [N] = [{n}], got shape {list(given.shape)}")
+        if given.dtype == torch.bool or given.is_complex():
+            raise ValueError(f"{where}: lengths must be whole numbers, got dtype {given.dtype}")
+        return Extent(None, given.to(torch.float64), True, None)
+    return Extent(None, None, False, t)
+
+
+def eval_features_mask(features: torch.Tensor, features_mask: torch.Tensor | None, predictions: torch.Tensor,
+                       mask: torch.Tensor | None) -> torch.Tensor | None:
+    """What a network's ``evaluate`` passes to ``Evaluation.eval(features_mask=...)`` for one batch.
+
+    The batch's features mask when it has one; for sequence features without one
+    (every step real: ``[N, F, T]`` or video ``[N, C, T, H, W]``), an all-ones ``[N, T]``
+    mask, so that a many-to-one labels mask or ``[N, C]`` predictions still get each
+    sequence's length T. None where it would change nothing (per-step predictions
+    evaluated at every step), for non-sequence features, and where the mask's T is not
+    the per-step predictions' T.
+
+    Shape:
+        features ``[N, F, T]`` (or other ranks); features_mask ``[N, T]``; predictions
+        ``[N, C, T]`` or ``[N, C]``; mask: the evaluation mask or None.
+    """
+    per_step = predictions.dim() == 3
+    if features_mask is None:
+        if features.dim() not in (3, 5) or (per_step and mask is None):
+            return None
+        features_mask = torch.ones(features.shape[0], features.shape[2], dtype=torch.float32,
+                                   device=predictions.device)
+    if per_step and tuple(features_mask.shape) != (predictions.shape[0], predictions.shape[2]):
+        return None
+    return features_mask

@@ -107,16 +107,26 @@ def _confusion_section(ev, data: dict) -> Section:
 
 def _steps_section(ev) -> Section | None:
     start, end = ev.accuracy_by_step("start"), ev.accuracy_by_step("end")
-    if len(start.step) <= 1:
+    if max(len(start.step), len(end.step)) <= 1:
         return None
-    figure = Figure("step_accuracy", "Accuracy by time step (grey: real steps at each index)",
+    figure = Figure("step_accuracy", "Accuracy by time step (grey: evaluated steps at each index)",
                     {key: {"step": a.step.tolist(), "accuracy": a.accuracy.tolist(), "total": a.total.tolist()}
                      for key, a in (("start", start), ("end", end))})
-    n = min(len(start.step), _MAX_STEP_ROWS)
-    rows = [[i, start.accuracy[i], int(start.total[i]), end.accuracy[i], int(end.total[i])] for i in range(n)]
-    note = (f"First {n} of {len(start.step)} step indices; the JSON report has all." if len(start.step) > n
-            else "")
-    table = Table(["Index", "Accuracy from start", "Steps", "Accuracy from end", "Steps"], rows, note=note)
+    # The two views can hold different indices (a many-to-one label sits at index 0 from the end and
+    # at length - 1 from the start): list the indices where either holds evaluated steps.
+    size = max(len(start.step), len(end.step))
+    total_start, total_end = (np.pad(a.total, (0, size - len(a.total))) for a in (start, end))
+    used = np.flatnonzero((total_start > 0) | (total_end > 0))
+
+    def cell(a, i):
+        return (a.accuracy[i], int(a.total[i])) if i < len(a.step) else (float("nan"), 0)
+
+    rows = [[int(i), *cell(start, i), *cell(end, i)] for i in used[:_MAX_STEP_ROWS]]
+    note = (f"First {len(rows)} of {len(used)} step indices holding evaluated steps; the JSON report has all."
+            if len(used) > len(rows) else "")
+    note += (" Indices count from each sequence's first real step and back from its last, using the features "
+             "mask given to eval when there is one.")
+    table = Table(["Index", "Accuracy from start", "Steps", "Accuracy from end", "Steps"], rows, note=note.strip())
     return Section("Accuracy by time step", [figure, table])
 
 
@@ -124,12 +134,21 @@ def _length_section(ev) -> Section | None:
     b = ev.accuracy_by_length()
     if int(b.sequences.sum()) == 0:
         return None
-    labels = b.labels()
-    rows = [[labels[i], int(b.sequences[i]), int(b.total[i]), b.accuracy[i]] for i in range(len(labels))]
+    used = np.flatnonzero(b.sequences)
+    keep = range(int(used[0]), int(used[-1]) + 1)             # without empty buckets below and above the data
+    names = b.labels()
+    labels = [names[i] for i in keep]
+    rows = [[names[i], int(b.sequences[i]), int(b.total[i]), b.accuracy[i]] for i in keep]
     figure = Figure("length_accuracy", "Step accuracy by sequence length",
-                    {"labels": labels, "accuracy": b.accuracy.tolist(), "sequences": b.sequences.tolist()})
+                    {"labels": labels, "accuracy": [float(b.accuracy[i]) for i in keep],
+                     "sequences": [int(b.sequences[i]) for i in keep]})
+    note = ("A sequence's length is its number of real steps, from the features mask (or the lengths) given "
+            "to eval, which Sequential.evaluate passes; without them it is the number of evaluated steps. "
+            "'Evaluated steps' are the steps of those sequences that count in the figures (one per sequence "
+            "for many-to-one labels).")
     return Section("Accuracy by sequence length",
-                   [figure, Table(["Length (real steps)", "Sequences", "Steps", "Accuracy"], rows)])
+                   [figure, Table(["Length (real steps)", "Sequences", "Evaluated steps", "Accuracy"], rows,
+                                  note=note)])
 
 
 def _worst_section(ev) -> Section:
@@ -138,12 +157,13 @@ def _worst_section(ev) -> Section:
         return Section("Worst-classified sequences",
                        [Text("No sequence keys were passed to eval(keys=...), so no per-sequence records "
                              "were kept.", "note")])
-    rows = [[r + 1, w["key"], w["steps"], w["wrong"], w["error_rate"], w["mean_true_score"],
-             w["first_error_step"]] for r, w in enumerate(worst)]
+    rows = [[r + 1, w["key"], w.get("length", w["steps"]), w["steps"], w["wrong"], w["error_rate"],
+             w["mean_true_score"], w["first_error_step"]] for r, w in enumerate(worst)]
     return Section("Worst-classified sequences", [
-        Table(["Rank", "Key", "Real steps", "Wrong", "Error rate", "Mean true-class score", "First error at"],
+        Table(["Rank", "Key", "Length", "Evaluated steps", "Wrong", "Error rate", "Mean true-class score",
+               "First error at"],
               rows, note="Ranked by error rate, then by the lower mean score of the true class. "
-                         "'First error at' counts real steps from the sequence's first real step.")])
+                         "'First error at' counts steps from the sequence's first real step.")])
 
 
 def classification_document(ev) -> Document:

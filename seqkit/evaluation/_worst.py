@@ -1,6 +1,6 @@
 """The K worst-classified sequences seen so far, by key, in bounded memory.
 
-A sequence's badness is its error rate (wrong real steps / real steps); ties
+A sequence's badness is its error rate (wrong / evaluated steps); ties
 are broken by the lower mean score the model gave the true class, then by
 arrival order. Ranking runs on the device; only the batch's K candidates
 reach the host (K rows of five numbers), and only when keys are given.
@@ -23,9 +23,12 @@ def _sort_key(record: dict) -> tuple:
 class WorstSequences:
     """Bounded list of the worst sequences, mergeable.
 
-    Each record is a dict with ``key`` (str), ``steps`` (real steps), ``wrong``,
-    ``error_rate``, ``mean_true_score`` (mean score of the true class over real
-    steps) and ``first_error_step`` (index from the first real step, or None).
+    Each record is a dict with ``key`` (str), ``steps`` (evaluated steps), ``wrong``,
+    ``error_rate``, ``mean_true_score`` (mean score of the true class over evaluated
+    steps), ``first_error_step`` (index from the sequence's first step, or None) and
+    ``length`` (the sequence's length). The sequence's steps and length are as in
+    :mod:`seqkit.evaluation._by_time`: from the features mask or lengths given to
+    ``eval``, else the evaluated steps.
     """
 
     def __init__(self, k: int = 20):
@@ -34,30 +37,35 @@ class WorstSequences:
         self._seen = 0
 
     def add_batch(self, keys, scores: torch.Tensor, actual: torch.Tensor, correct: torch.Tensor,
-                  weights: torch.Tensor | None) -> None:
+                  weights: torch.Tensor | None, span: torch.Tensor | None = None,
+                  lengths: torch.Tensor | None = None) -> None:
         """Offer one batch of sequences, from class scores and per-step outcomes.
 
         Shape:
             scores: ``[N, C, T]``; actual: int64 ``[N, T]`` (valid class indices);
             correct: float ``[N, T]`` 1.0 where correct (0.0 at padding); weights: float
-            ``[N, T]`` 1.0 at real steps, or None.
+            ``[N, T]`` 1.0 at evaluated steps, or None; span: float ``[N, T]`` 0/1, each
+            sequence's steps (None: the evaluated ones); lengths: ``[N]`` (None: evaluated steps).
         """
         true_score = scores.gather(1, actual.unsqueeze(1)).squeeze(1).double()     # [N, T]
         real = weights if weights is not None else torch.ones_like(correct)         # [N, T] 0/1
         wrong = real - correct                                                      # [N, T] 0/1
-        first_real = real.argmax(dim=1)                                             # [N]
+        first_real = (real if span is None else span).argmax(dim=1)                 # [N] the sequence's first step
         first_wrong = wrong.argmax(dim=1)                                           # [N]
         first_error = torch.where(wrong.amax(dim=1) > 0, first_wrong - first_real, -1)  # [N]
         score_sum = torch.where(real > 0, true_score, 0.0).sum(dim=1)               # [N]
-        self.add(keys, real.sum(dim=1).long(), wrong.sum(dim=1).long(), score_sum, first_error)
+        steps = real.sum(dim=1).long()                                              # [N]
+        self.add(keys, steps, wrong.sum(dim=1).long(), score_sum, first_error,
+                 steps if lengths is None else lengths.long())
 
     def add(self, keys, steps: torch.Tensor, wrong: torch.Tensor, true_score_sum: torch.Tensor,
-            first_error: torch.Tensor) -> None:
+            first_error: torch.Tensor, lengths: torch.Tensor | None = None) -> None:
         """Offer one batch's sequences.
 
         Shape:
             keys: N keys; steps, wrong, first_error: int64 ``[N]`` (first_error is -1 when none);
-            true_score_sum: float ``[N]`` sum of the true-class score over real steps.
+            true_score_sum: float ``[N]`` sum of the true-class score over evaluated steps;
+            lengths: int64 ``[N]`` the sequences' lengths (None: ``steps``).
         """
         if self.k <= 0:
             return
@@ -67,18 +75,21 @@ class WorstSequences:
         mean_true = torch.nan_to_num(mean_true, nan=float("inf"))
         order = torch.argsort(mean_true, stable=True)                              # secondary key first
         order = order[torch.argsort(-rate[order], stable=True)][:self.k]           # [K] worst first
+        lengths = steps if lengths is None else lengths
         picked = torch.stack([order.double(), steps[order].double(), wrong[order].double(), rate[order],
-                              mean_true[order], first_error[order].double()], dim=1).cpu().tolist()  # [K, 6]
+                              mean_true[order], first_error[order].double(), lengths[order].double()],
+                             dim=1).cpu().tolist()                                                  # [K, 7]
         base = self._seen
         self._seen += len(keys)
-        for index, n_steps, n_wrong, err, score, first in picked:
+        for index, n_steps, n_wrong, err, score, first, length in picked:
             if n_steps <= 0:
                 continue
             i = int(index)
             self.records.append({
                 "key": str(keys[i]), "steps": int(n_steps), "wrong": int(n_wrong), "error_rate": float(err),
                 "mean_true_score": float(score) if math.isfinite(score) else float("nan"),
-                "first_error_step": int(first) if first >= 0 else None, "order": base + i})
+                "first_error_step": int(first) if first >= 0 else None, "length": int(length),
+                "order": base + i})
         self._trim()
 
     def merge(self, other: "WorstSequences") -> None:

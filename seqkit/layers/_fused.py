@@ -5,7 +5,8 @@ takes the fused kernel (``torch.lstm``, ``torch.gru``, ``torch.rnn_tanh`` or
 ``torch.rnn_relu``, the ops behind ``torch.nn.LSTM``/``GRU``/``RNN``) when the
 configuration allows: default activations, no recurrent dropout in training,
 and no mask or a mask whose real steps form one run per example. Otherwise it
-falls back to the step loop of :class:`RNN`.
+falls back to the step loop of :class:`RNN`. (GRU and SimpleRNN take their
+hand-written loops instead on the CPU and for masks with gaps.)
 
 Masked batches (one run per example) stay on the padded kernel call:
 
@@ -14,23 +15,24 @@ Masked batches (one run per example) stay on the padded kernel call:
 2. call the kernel on the padded ``[T, N, F]`` tensor: the recurrence is
    causal, so whatever follows a run cannot touch its outputs;
 3. take each example's final ``h`` at index ``length - 1`` (the output there);
-4. shift back with one gather and put exact zeros at the masked steps
-   (the LSTM gets them from the kernel itself, below).
+4. shift back with one gather and put exact zeros at the masked steps.
 
 ``pack_padded_sequence`` was measured 3.4x-5.8x slower than this on CPU.
 
-For the LSTM, masked batches get one extra input feature, 1 on the steps
-after each (shifted) run, whose weights are ``-S`` into the input and output
-gates and ``+S`` into the forget gate, ``S = 1e4``. The sigmoid saturates to
-exactly 0 and 1 there (``exp`` under- or overflows), so on those steps
-``c_t = 1 * c_{t-1} + 0 * g = c_{t-1}`` and ``h_t = 0 * tanh(c_t) = 0``, exactly,
-and no gradient flows into or out of them other than ``c``'s, unchanged. So
-the kernel's last ``c`` is each example's cell state at its last real step
-(torch's kernel does not return ``c`` per step, and this is what makes the
-final state exact without ``pack_padded_sequence``), and the padded outputs
-are already exact zeros, with no masking pass over the output. The extra
-column costs one concatenation of the input. GRU and SimpleRNN cannot be
-zeroed this way (tanh saturates to +-1) and take a ``where`` over the output.
+torch's LSTM kernel does not return ``c`` per step, so when an LSTM's final
+state is needed (``need_state``: ``return_state``, ``stateful``, TBPTT) a
+masked call gets one extra input feature, 1 on the steps after each
+(shifted) run, whose weights are ``-S`` into the input and output gates and
+``+S`` into the forget gate, ``S = 1e4``. The sigmoid saturates to exactly 0
+and 1 there (``exp`` under- or overflows), so on those steps
+``c_t = 1 * c_{t-1} + 0 * g = c_{t-1}`` and ``h_t = 0 * tanh(c_t) = 0``,
+exactly, and no gradient flows into or out of them other than ``c``'s,
+unchanged. The kernel's last ``c`` is then each example's cell state at its
+last real step, exact in float32 and float64, without
+``pack_padded_sequence``, and the padded outputs are already exact zeros.
+The column costs one concatenation of the input, so it is added only when
+the state is needed; otherwise, as for GRU and SimpleRNN, the outputs are
+zeroed by one multiplication.
 """
 
 from __future__ import annotations
@@ -101,9 +103,9 @@ def shift_indices(mask: StepMask, device) -> tuple[torch.Tensor | None, torch.Te
         returns two int64 ``[T, N]`` on ``device``: ``to_start[t, n] = (t + start_n) mod T``
         and ``back[t, n] = (t - start_n) mod T``.
     """
-    starts, _, _ = mask.runs()                                           # host int64 [N]
-    if not bool(starts.any()):
+    if not mask.shifted:
         return None, None
+    starts = mask.runs()[0]                                              # host int64 [N]
     t = mask.values.shape[1]
     steps = torch.arange(t)[:, None]                                     # [T, 1]
     return ((steps + starts) % t).to(device), ((steps - starts) % t).to(device)
@@ -137,15 +139,15 @@ def fused_run(kind: str, x: torch.Tensor, mask: StepMask | None, state: State,
                 final["c"] = out[2][0]
         return out[0].permute(1, 2, 0), final                            # [N, H, T]
 
+    if not mask.padded:                                                  # every step is real
+        return fused_run(kind, x, None, state, weights, need_state)
     _, lengths, _ = mask.runs()                                          # host int64 [N]
     to_start, back = shift_indices(mask, x.device)
-    padded = bool((lengths < t).any())
-    if to_start is None and not padded:                                  # every step is real
-        return fused_run(kind, x, None, state, weights, need_state)
     if to_start is not None:                                             # run n begins at t=0
         xs = gather_steps(xs, to_start)
     lstm = kind == "lstm"
-    if lstm:                                                             # i=0, f=1, o=0 after the run
+    saturate = lstm and need_state                                       # the final c is needed
+    if saturate:                                                         # i=0, f=1, o=0 after the run
         after = (torch.arange(t)[:, None] >= lengths[None, :]).to(x.device, x.dtype)  # [T, N]
         xs = torch.cat([xs, after.unsqueeze(2)], dim=2)                  # [T, N, F+1]
         weights = _saturating_weights(weights, h0.shape[1])
@@ -161,7 +163,7 @@ def fused_run(kind: str, x: torch.Tensor, mask: StepMask | None, state: State,
             final["c"] = out[2][0]
     if back is not None:
         ys = gather_steps(ys, back)
-    if not lstm:                                                         # (LSTM: already exact 0)
+    if not saturate:                                                     # (saturated: already 0)
         ys = mask.zero_masked(ys)
     return ys.permute(1, 2, 0), final                                    # [N, H, T]
 

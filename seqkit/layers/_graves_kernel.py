@@ -94,13 +94,17 @@ class _GravesSequence(torch.autograd.Function):
         hu = w_hh.shape[1]
         c_prev = cs[:-1]                                                 # [T, N, 1, H]
         i, f = s_if[:, :, :1], s_if[:, :, 1:]                            # [T, N, 1, H]
-        d_if = s_if * (1.0 - s_if)
+        mul, addcmul = torch.mul, torch.addcmul
         # per step: dz_o = dh_new * b ; dc_new = dc + dh_new * a ; dz_{i,f,g} = dc_new * k ;
-        # dc_prev = dc_new * m. The factors, for every step at once:
-        k = torch.cat([g * d_if[:, :, :1], c_prev * d_if[:, :, 1:], i * (1.0 - g * g)], dim=2)
-        b = tc * o * (1.0 - o)                                           # [T, N, 1, H]
-        a = torch.addcmul(o * (1.0 - tc * tc), b, peep[2])
-        m = f + (k[:, :, :2] * peep[:2].unsqueeze(0)).sum(2, keepdim=True)
+        # dc_prev = dc_new * m. The factors, for every step at once (σ' = s - s², φ' = 1 - φ²):
+        d_if = addcmul(s_if, s_if, s_if, value=-1.0)                     # [T, N, 2, H]
+        k = g.new_empty(t_len, n, 3, hu)
+        mul(g, d_if[:, :, :1], out=k[:, :, :1])                          # dz_i / dc_new
+        mul(c_prev, d_if[:, :, 1:], out=k[:, :, 1:2])                    # dz_f / dc_new
+        mul(i, torch.rsub(g * g, 1.0), out=k[:, :, 2:])                  # dz_g / dc_new
+        b = mul(tc, addcmul(o, o, o, value=-1.0))                        # dz_o / dh_new [T, N, 1, H]
+        a = addcmul(mul(o, torch.rsub(tc * tc, 1.0)), b, peep[2])       # dc_new / dh_new
+        m = addcmul(mul(k[:, :, :1], peep[0]), k[:, :, 1:2], peep[1]).add_(f)  # dc_prev / dc_new
         dz = g.new_empty(t_len, n, 4, hu)
         dh_2d = g.new_zeros(n, hu)                                       # d carried h_t
         dc = g.new_zeros(n, 1, hu)                                       # d carried c_t
@@ -113,7 +117,7 @@ class _GravesSequence(torch.autograd.Function):
         d_y = d_ys.reshape(t_len, n, 1, hu).unbind(0) if d_ys is not None else none
         masked = r3 is not None
         keep = (r3.to(g.dtype).unbind(0), (~r3).to(g.dtype).unbind(0)) if masked else (none, none)
-        add, addcmul, addmm, mul, mm = torch.add, torch.addcmul, torch.addmm, torch.mul, torch.mm
+        add, addmm, mm = torch.add, torch.addmm, torch.mm
         steps = zip(d_h[:-1], d_c, d_y, k.unbind(0), b.unbind(0), a.unbind(0), m.unbind(0),
                     dz[:, :, :3].unbind(0), dz[:, :, 3:].unbind(0),
                     dz.view(t_len, n, 4 * hu).unbind(0), *keep)

@@ -74,9 +74,9 @@ class _GRUResetBefore(torch.autograd.Function):
         gate_r, gate_z = rz[..., :hu], rz[..., hu:]
         # per step: dn_pre = dh * k_n ; dz_pre = dh * k_z ; dq = dn_pre @ W_n ;
         # dr_pre = dq * k_r ; dh_prev = dh * z + dq * r + [dr_pre, dz_pre] @ W_rz
-        k_n = (1.0 - gate_z) * (1.0 - cand * cand)
-        k_z = (h_prev - cand) * gate_z * (1.0 - gate_z)
-        k_r = h_prev * gate_r * (1.0 - gate_r)
+        k_n = torch.rsub(gate_z, 1.0).mul_(torch.rsub(cand * cand, 1.0))  # (1 - z) φ'(n)
+        k_z = (h_prev - cand).mul_(torch.addcmul(gate_z, gate_z, gate_z, value=-1.0))
+        k_r = torch.addcmul(gate_r, gate_r, gate_r, value=-1.0).mul_(h_prev)
         w_rz, w_n = w_hh[:2 * hu], w_hh[2 * hu:]
         dxp = cand.new_empty(t_len, n, 3 * hu)
         dh = cand.new_zeros(n, hu)
@@ -156,9 +156,9 @@ class _GRUResetAfter(torch.autograd.Function):
         gate_r, gate_z = rz[..., :hu], rz[..., hu:]
         # per step: da_n = dh * k_n ; da_z = dh * k_z ; da_r = da_n * k_r ; du_n = da_n * r ;
         # dh_prev = dh * z + [da_r, da_z] @ W_rz + du_n @ W_n   (u = W_hh h + b_hh)
-        k_n = (1.0 - gate_z) * (1.0 - cand * cand)
-        k_z = (h_prev - cand) * gate_z * (1.0 - gate_z)
-        k_r = u_n * gate_r * (1.0 - gate_r)
+        k_n = torch.rsub(gate_z, 1.0).mul_(torch.rsub(cand * cand, 1.0))  # (1 - z) φ'(n)
+        k_z = (h_prev - cand).mul_(torch.addcmul(gate_z, gate_z, gate_z, value=-1.0))
+        k_r = torch.addcmul(gate_r, gate_r, gate_r, value=-1.0).mul_(u_n)
         w_rz, w_n = w_hh[:2 * hu], w_hh[2 * hu:]
         dxp = cand.new_empty(t_len, n, 3 * hu)                           # = du for r and z
         du_n = cand.new_empty(t_len, n, hu)

@@ -187,3 +187,35 @@ def test_bool_mask_and_mask_on_any_float_dtype():
 def test_extra_repr_names_flags():
     text = repr(LSTM(4, 2, return_sequences=False, stateful=True))
     assert "n_in=2" in text and "return_sequences=False" in text and "stateful" in text
+
+
+def test_host_mask_analysis_matches_single_runs():
+    """The numpy analysis of CPU masks agrees with the shared torch helper on random masks."""
+    from seqkit.layers._mask import single_runs
+    from seqkit.layers._step_mask import StepMask
+    g = torch.Generator().manual_seed(0)
+    x = torch.zeros(6, 1, 9)
+    for trial in range(200):
+        kind = trial % 4
+        if kind == 0:                                                    # random: gaps likely
+            mask = (torch.rand(6, 9, generator=g) > 0.4).float()
+        else:                                                            # one run per row
+            start = torch.randint(0, 9, (6, 1), generator=g)
+            length = torch.randint(0, 10, (6, 1), generator=g)
+            steps = torch.arange(9)[None]
+            if kind == 1:
+                start = torch.zeros_like(start)                          # right padding
+            mask = ((steps >= start) & (steps < start + length)).float()
+        host = StepMask(mask, x, "test")
+        device_like = StepMask._wrap(mask, None)                         # no host copy: torch path
+        s, l, one = single_runs(mask)
+        for m in (host, device_like):
+            starts, lengths, one_run = m.runs()
+            assert one_run == one
+            assert torch.equal(lengths, l)
+            if one:
+                assert torch.equal(starts, s)
+            assert m.shifted == bool(s.any())
+            assert m.padded == bool((l < 9).any())
+        torch.testing.assert_close(host.zero_masked(torch.ones(9, 6, 2)),
+                                   (mask != 0).t().float()[:, :, None].expand(9, 6, 2))

@@ -31,18 +31,3 @@ def test_uci_example_smoke_run(capsys):
     assert 0.0 <= accuracy <= 1.0
     assert "LastTimeStep(SimpleRNN(32 -> 32, tanh))" in out
     assert "Evaluation Metrics" in out and "test accuracy" in out
-
-
-def test_standardizer_uses_only_real_steps():
-    import numpy as np
-    import readers
-
-    example = _load(EXAMPLE)
-    x = np.array([[[1.0, 3.0, 0.0]], [[5.0, 0.0, 0.0]]], np.float32)     # [N=2, F=1, T=3]
-    mask = np.array([[1, 1, 0], [1, 0, 0]], np.float32)
-    batch = readers.Batch(x, None, mask, None, ["a", "b"])
-    std = example.Standardized.fit([batch])
-    assert std.mean.ravel()[0] == pytest.approx(3.0)
-    out = next(iter(std))
-    assert out.features[1, 0, 1:].tolist() == [0.0, 0.0]                 # padding stays zero
-    assert out.features[0, 0, 0] == pytest.approx((1.0 - 3.0) / np.sqrt(8.0 / 3.0))
