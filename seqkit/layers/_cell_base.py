@@ -24,7 +24,7 @@ from .._errors import ConfigError
 from ._activations import activation_name, get_activation
 from ._base import Layer
 
-__all__ = ["RNNCellBase", "DropoutCtx", "check_rate", "resolve_activation", "state_sizes"]
+__all__ = ["DropoutCtx", "RNNCellBase", "check_rate", "resolve_activation", "state_sizes"]
 
 
 def check_rate(value, what: str, owner: str) -> float:

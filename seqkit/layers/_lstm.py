@@ -49,7 +49,8 @@ class LSTM(FusedRecurrent):
 
     Example:
         >>> lstm = LSTM(64, return_state=True)
-        >>> y, h, c = lstm(torch.randn(8, 12, 29), mask)     # y [8, 64, 29]
+        >>> mask = (torch.arange(29) < torch.randint(10, 30, (8, 1))).float()   # [8, 29]
+        >>> y, h, c = lstm(torch.randn(8, 12, 29), mask)     # y [8, 64, 29], h, c [8, 64]
     """
 
     def __init__(self, n_out: int, n_in: int | None = None, *, activation="tanh",

@@ -101,7 +101,9 @@ class Recurrent(Layer):
 
     Masking semantic: at a masked step the layer carries its state unchanged
     and outputs zero, so each example of a padded batch (padding at either end,
-    or gaps) gets exactly what it gets alone on its real steps.
+    or gaps) gets exactly what it gets alone on its real steps. Fast paths may
+    compute on padded steps and discard the result, so padding values must be
+    finite (zeros, as the readers write, are fine).
 
     Flags:
         return_sequences: True (the default, as DL4J; Keras defaults to False)
@@ -225,9 +227,15 @@ class Recurrent(Layer):
         return x
 
     def _step_mask(self, mask, x: torch.Tensor) -> StepMask | None:
-        if mask is None or isinstance(mask, StepMask):
-            return mask
-        return StepMask(mask, x, type(self).__name__)
+        if mask is None:
+            return None
+        if not isinstance(mask, StepMask):
+            return StepMask(mask, x, type(self).__name__)
+        if tuple(mask.values.shape) != (x.shape[0], x.shape[2]):
+            raise ValueError(f"{type(self).__name__}: mask must be [N, T] = [{x.shape[0]}, "
+                             f"{x.shape[2]}] for input of shape {tuple(x.shape)}, got mask of "
+                             f"shape {tuple(mask.values.shape)}")
+        return mask
 
     # -- core ---------------------------------------------------------------------
     def run(self, x: torch.Tensor, mask=None, state=None, *,

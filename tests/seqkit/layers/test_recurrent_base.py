@@ -219,3 +219,11 @@ def test_host_mask_analysis_matches_single_runs():
             assert m.padded == bool((l < 9).any())
         torch.testing.assert_close(host.zero_masked(torch.ones(9, 6, 2)),
                                    (mask != 0).t().float()[:, :, None].expand(9, 6, 2))
+
+
+def test_a_step_mask_of_the_wrong_shape_is_an_error():
+    from seqkit.layers._step_mask import StepMask
+    layer = make("LSTM")
+    wrong = StepMask(torch.ones(4, 5), torch.zeros(4, 1, 5), "test")
+    with pytest.raises(ValueError, match=r"LSTM: mask must be \[N, T\] = \[4, 7\]"):
+        layer(inputs(), wrong)
