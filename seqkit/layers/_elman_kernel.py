@@ -18,6 +18,8 @@ steps, where ``h`` is carried. The backward is not itself differentiable.
 from __future__ import annotations
 
 import torch
+
+from ._kernel_precision import in_weight_dtype
 from torch.autograd.function import once_differentiable
 
 __all__ = ["elman_sequence"]
@@ -80,6 +82,7 @@ class _ElmanSequence(torch.autograd.Function):
         return d_pre, d_w, dh, None, None
 
 
+@in_weight_dtype
 def elman_sequence(xp: torch.Tensor, w_hh: torch.Tensor, h0: torch.Tensor,
                    real: torch.Tensor | None = None, *, relu: bool = False):
     """Run ``h_t = φ(xp_t + W_hh h_{t-1})`` (φ tanh, or relu) over projected inputs.

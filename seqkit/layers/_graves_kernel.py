@@ -29,6 +29,8 @@ products broadcast without copies. The backward is not itself differentiable
 from __future__ import annotations
 
 import torch
+
+from ._kernel_precision import in_weight_dtype
 from torch.autograd.function import once_differentiable
 
 __all__ = ["graves_sequence"]
@@ -153,6 +155,7 @@ class _GravesSequence(torch.autograd.Function):
         return flat.view(t_len, n, 4 * hu), d_w, d_peep, dh, dc.view(n, hu), None
 
 
+@in_weight_dtype
 def graves_sequence(xp: torch.Tensor, w_hh: torch.Tensor, peep: torch.Tensor, h0: torch.Tensor,
                     c0: torch.Tensor, real: torch.Tensor | None = None):
     """Run the GravesLSTM recurrence over projected inputs.

@@ -27,6 +27,8 @@ second-order gradients on this path).
 from __future__ import annotations
 
 import torch
+
+from ._kernel_precision import in_weight_dtype
 from torch.autograd.function import once_differentiable
 
 __all__ = ["gru_reset_after_sequence", "gru_reset_before_sequence"]
@@ -193,6 +195,7 @@ class _GRUResetAfter(torch.autograd.Function):
         return dxp, d_w, d_b, dh, None
 
 
+@in_weight_dtype
 def gru_reset_after_sequence(xp: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor | None,
                              h0: torch.Tensor, real: torch.Tensor | None = None):
     """Run the ``reset_after=True`` GRU recurrence over projected inputs (torch's GRU).
@@ -207,6 +210,7 @@ def gru_reset_after_sequence(xp: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.T
     return _GRUResetAfter.apply(xp, w_hh, b_hh, h0, real)
 
 
+@in_weight_dtype
 def gru_reset_before_sequence(xp: torch.Tensor, w_hh: torch.Tensor, h0: torch.Tensor,
                               real: torch.Tensor | None = None):
     """Run the ``reset_after=False`` GRU recurrence over projected inputs.
