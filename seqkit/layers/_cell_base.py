@@ -24,7 +24,7 @@ from .._errors import ConfigError
 from ._activations import activation_name, get_activation
 from ._base import Layer
 
-__all__ = ["DropoutCtx", "RNNCellBase", "check_rate", "resolve_activation", "state_sizes"]
+__all__ = ["DropoutCtx", "RNNCellBase", "check_rate", "resolve_activation", "set_lstm_options", "state_sizes"]
 
 
 def check_rate(value, what: str, owner: str) -> float:
@@ -41,6 +41,20 @@ def resolve_activation(spec, what: str, owner: str):
     except ValueError as err:
         raise ConfigError(f"{owner}: {what}: {err}") from None
     return fn, activation_name(fn)
+
+
+def set_lstm_options(cell, activation, gate_activation, forget_gate_bias_init) -> None:
+    """Resolve and store an LSTM-style cell's activations and forget-gate bias init.
+
+    Shared by LSTMCell and GravesLSTM; errors name the cell's class.
+    """
+    owner = type(cell).__name__
+    cell.activation, cell.activation_name = resolve_activation(activation, "activation", owner)
+    cell.gate_activation, cell.gate_activation_name = resolve_activation(
+        gate_activation, "gate_activation", owner)
+    if isinstance(forget_gate_bias_init, bool) or not isinstance(forget_gate_bias_init, (int, float)):
+        raise ConfigError(f"{owner}: forget_gate_bias_init must be a number, got {forget_gate_bias_init!r}")
+    cell.forget_gate_bias_init = float(forget_gate_bias_init)
 
 
 def state_sizes(cell) -> tuple[int, ...]:

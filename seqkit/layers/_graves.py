@@ -6,8 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._errors import ConfigError
-from ._cell_base import DropoutCtx, RNNCellBase, resolve_activation
+from ._cell_base import DropoutCtx, RNNCellBase, set_lstm_options
 from ._cells import _init_weights
 from ._fused import run_carried
 from ._graves_kernel import graves_sequence
@@ -44,14 +43,7 @@ class GravesLSTMCell(RNNCellBase):
                  use_bias: bool = True, dropout: float = 0.0, recurrent_dropout: float = 0.0):
         super().__init__(units, n_in, dropout=dropout, recurrent_dropout=recurrent_dropout,
                          use_bias=use_bias)
-        owner = type(self).__name__
-        self.activation, self.activation_name = resolve_activation(activation, "activation", owner)
-        self.gate_activation, self.gate_activation_name = resolve_activation(
-            gate_activation, "gate_activation", owner)
-        if isinstance(forget_gate_bias_init, bool) or not isinstance(forget_gate_bias_init, (int, float)):
-            raise ConfigError(f"{owner}: forget_gate_bias_init must be a number, "
-                              f"got {forget_gate_bias_init!r}")
-        self.forget_gate_bias_init = float(forget_gate_bias_init)
+        set_lstm_options(self, activation, gate_activation, forget_gate_bias_init)
         self._maybe_build()
 
     def _build(self, n_in: int) -> None:
