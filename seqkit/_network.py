@@ -24,8 +24,8 @@ from ._options import check_option, resolve_option
 from ._parameters import apply_weight_init
 from ._persist import PersistMixin
 from ._forward import carries_state
-from ._shapes import (check_supported, core_layer, guess_input_type, inner_layer, is_bidirectional,
-                      layer_name, mixes_steps, needs_sequence, plan_stack, reduces_time)
+from ._shapes import (check_supported, core_layer, guess_input_type, layer_name, needs_sequence,
+                      plan_stack, reduces_time, stepwise_obstacle)
 from ._streaming import StreamingMixin
 from ._training import TrainingMixin
 from ._updaters import check_updater
@@ -34,6 +34,15 @@ from .layers._recurrent import Recurrent
 from .layers._losses import REDUCTIONS
 
 __all__ = ["BACKPROP", "PRECISIONS", "Sequential"]
+
+#: How truncated BPTT words each obstacle of seqkit._shapes.stepwise_obstacle.
+_TBPTT_REFUSALS = {
+    "bidirectional": "TBPTT cannot train a Bidirectional layer (its backward direction needs the "
+                     "whole sequence)",
+    "go_backwards": "TBPTT cannot carry the state of a go_backwards layer from one segment to the next",
+    "mixes_steps": "TBPTT cannot train a Conv1D with kernel_size > 1: each segment would be "
+                   "convolved on its own, without the steps just before it",
+}
 
 #: Backpropagation modes.
 BACKPROP: tuple[str, ...] = ("standard", "tbptt")
@@ -244,20 +253,15 @@ class Sequential(TrainingMixin, StreamingMixin, InferenceMixin, PersistMixin, nn
     def _check_tbptt(self) -> None:
         for i, layer in enumerate(self.layers):
             name = f"layer {i} ({layer_name(layer)})"
-            if is_bidirectional(layer) or is_bidirectional(inner_layer(layer)):
-                raise ConfigError(f"{name}: TBPTT cannot train a Bidirectional layer (its backward "
-                                  f"direction needs the whole sequence); use backprop='standard'")
+            obstacle = stepwise_obstacle(layer)
+            if obstacle == "bidirectional":
+                raise ConfigError(f"{name}: {_TBPTT_REFUSALS[obstacle]}; use backprop='standard'")
             if reduces_time(layer):
                 raise ConfigError(f"{name} removes the time axis (LastTimeStep or return_sequences="
                                   f"False), which TBPTT cannot train: every segment needs per-step "
                                   f"outputs and labels; use backprop='standard'")
-            if getattr(layer, "go_backwards", False) is True:
-                raise ConfigError(f"{name}: TBPTT cannot carry the state of a go_backwards layer "
-                                  f"from one segment to the next; use backprop='standard'")
-            if mixes_steps(layer):
-                raise ConfigError(f"{name}: TBPTT cannot train a Conv1D with kernel_size > 1: each "
-                                  f"segment would be convolved on its own, without the steps just "
-                                  f"before it; use backprop='standard'")
+            if obstacle is not None:
+                raise ConfigError(f"{name}: {_TBPTT_REFUSALS[obstacle]}; use backprop='standard'")
             if isinstance(core_layer(layer), Recurrent) and not carries_state(layer):
                 raise ConfigError(f"{name}: TBPTT cannot carry state through this wrapper "
                                   f"(it has no run(x, mask, state)); use backprop='standard'")

@@ -49,7 +49,7 @@ from .layers._recurrent import Recurrent
 __all__ = ["CnnToFeedForward", "ROWS", "StackPlan", "check_supported", "core_layer", "describe_shape",
            "guess_input_type", "inner_layer", "input_type_from_features", "is_bidirectional",
            "is_last_time_step", "is_mask_zero", "layer_name", "mixes_steps", "needs_sequence",
-           "plan_stack", "reduces_time"]
+           "plan_stack", "reduces_time", "stepwise_obstacle"]
 
 #: The batch label of rows ``[N*T, ...]`` (``"N"`` is one entry per example).
 ROWS = "N*T"
@@ -115,6 +115,23 @@ def mixes_steps(layer) -> bool:
     and ``rnn_time_step``, which see one segment or chunk at a time, cannot run it."""
     core = core_layer(layer)
     return _is_conv1d(core) and getattr(core, "receptive_field", 1) > 1
+
+
+def stepwise_obstacle(layer) -> str | None:
+    """Why ``layer`` cannot run one segment or chunk at a time from carried state, or None.
+
+    Truncated BPTT and ``rnn_time_step`` share this check and word it each
+    their own way. Returns ``"bidirectional"`` (the backward direction needs the
+    whole sequence), ``"go_backwards"`` (its state runs the other way), or
+    ``"mixes_steps"`` (see :func:`mixes_steps`).
+    """
+    if is_bidirectional(layer) or is_bidirectional(inner_layer(layer)):
+        return "bidirectional"
+    if getattr(layer, "go_backwards", False) is True:
+        return "go_backwards"
+    if mixes_steps(layer):
+        return "mixes_steps"
+    return None
 
 
 _PLAIN_HELP = ("a Sequential takes seqkit layers (seqkit.layers: recurrent, Conv1D for a 1-D "

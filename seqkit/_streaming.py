@@ -29,10 +29,20 @@ import torch
 
 from ._forward import carries_state, run_layers
 from ._inference import _as_tensor, _eval_mode
-from ._shapes import inner_layer, is_bidirectional, layer_name, mixes_steps
+from ._shapes import layer_name, stepwise_obstacle
 from .layers._output import LossHead
 
 __all__ = ["StreamingMixin"]
+
+#: How rnn_time_step words each obstacle of seqkit._shapes.stepwise_obstacle.
+_STREAM_REFUSALS = {
+    "bidirectional": "is Bidirectional; its backward direction needs the whole sequence, so it "
+                     "cannot run step by step (use output() on the whole sequence)",
+    "go_backwards": "has go_backwards=True and cannot run step by step",
+    "mixes_steps": "is a Conv1D with kernel_size > 1; it keeps no state between calls, so each "
+                   "chunk would be convolved without the steps before it (use output() on the "
+                   "whole sequence)",
+}
 
 
 class StreamingMixin:
@@ -44,17 +54,9 @@ class StreamingMixin:
     def _check_streamable(self) -> None:
         for i, layer in enumerate(self.layers):
             name = f"layer {i} ({layer_name(layer)})"
-            if is_bidirectional(layer) or is_bidirectional(inner_layer(layer)):
-                raise ValueError(f"rnn_time_step: {name} is Bidirectional; its backward direction "
-                                 f"needs the whole sequence, so it cannot run step by step "
-                                 f"(use output() on the whole sequence)")
-            if getattr(layer, "go_backwards", False) is True:
-                raise ValueError(f"rnn_time_step: {name} has go_backwards=True and cannot run step "
-                                 f"by step")
-            if mixes_steps(layer):
-                raise ValueError(f"rnn_time_step: {name} is a Conv1D with kernel_size > 1; it keeps "
-                                 f"no state between calls, so each chunk would be convolved without "
-                                 f"the steps before it (use output() on the whole sequence)")
+            obstacle = stepwise_obstacle(layer)
+            if obstacle is not None:
+                raise ValueError(f"rnn_time_step: {name} {_STREAM_REFUSALS[obstacle]}")
 
     def rnn_time_step(self, x, mask=None):
         """Run a chunk of steps from the stored states; store the new ones.
