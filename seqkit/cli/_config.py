@@ -23,9 +23,7 @@ else:                                                       # pragma: no cover -
     import tomli as tomllib
 
 from .._errors import ConfigError
-from .._network import BACKPROP
-from .._options import WEIGHT_INITS
-from .._updaters import SCHEDULES, UPDATERS
+from ..network import BACKPROP, SCHEDULES, UPDATERS, WEIGHT_INITS
 from ._data import ALIGNS, FORMATS, BatchSpec, SourceSpec
 from ._errors import CliError, ConfigFileError
 from ._layers import LayerSpec, check_layers
@@ -324,7 +322,7 @@ def _check_optimizer(kwargs: dict) -> None:
     """Make the updater and schedule once on a dummy parameter, so bad arguments show now."""
     import torch
 
-    from .._updaters import make_optimizer, make_schedule
+    from ..network import make_optimizer, make_schedule
 
     try:
         optimizer = make_optimizer(kwargs.get("updater", "adam"),
@@ -342,7 +340,7 @@ def _check_optimizer(kwargs: dict) -> None:
 
 def _check_network(config: RunConfig) -> None:
     """Construct the network once (unbuilt) so cross-setting errors show now, naming [network]."""
-    from .._network import Sequential
+    from ..network import Sequential
     from ._layers import build_layers
 
     kwargs = config.sequential_kwargs()

@@ -24,11 +24,9 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from .._errors import ConfigError
-from .._options import OPTION_NAMES
-from .._options import options as layer_options
-from ..layers import ACTIVATIONS, LOSSES, MERGE_MODES
-from ..layers._config import registered_layers
-from ..layers._output import LossHead
+from ..layers import ACTIVATIONS, LOSSES, MERGE_MODES, LossHead, registered_layers
+from ..network import OPTION_NAMES
+from ..network import options as layer_options
 from ._errors import ConfigFileError
 from ._schema import describe
 

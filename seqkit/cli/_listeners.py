@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 
-from .._listeners import Listener
+from ..network import Listener
 
 __all__ = ["InterruptStop", "MetricsLog", "validation_metrics"]
 

@@ -6,7 +6,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from .._persist import load
+from ..network import load
 from ._errors import CliError
 from ._runinfo import FILE_NAME, RunInfo, find_run_info
 

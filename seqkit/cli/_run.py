@@ -23,11 +23,8 @@ from dataclasses import dataclass, replace
 
 import readers
 
-from .._input_type import InputType
-from .._listeners import Checkpoint, EarlyStopping, ProgressBar
-from .._modelfile import read_model_file
-from .._network import Sequential
-from .._fit_state import default_progress
+from ..network import (Checkpoint, EarlyStopping, InputType, ProgressBar, Sequential, default_progress,
+                       read_model_file)
 from ._config import RunConfig
 from ._data import BatchSpec, make_batches
 from ._errors import CliError

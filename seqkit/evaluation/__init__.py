@@ -17,6 +17,7 @@ from ._binary import EvaluationBinary
 from ._by_time import LengthBuckets, StepAccuracy
 from ._classification import Evaluation
 from ._distributed import all_reduce_evaluation
+from ._inputs import eval_features_mask
 from ._regression import RegressionEvaluation
 from ._roc import ROC, ROCMultiClass
 
@@ -24,6 +25,7 @@ __all__ = sorted([
     "all_reduce_evaluation",
     "Evaluation",
     "EvaluationBinary",
+    "eval_features_mask",
     "LengthBuckets",
     "RegressionEvaluation",
     "ROC",

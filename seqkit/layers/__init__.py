@@ -6,7 +6,7 @@ for feed-forward layers) and an optional ``[N, T]`` mask. See docs/masking.md.
 
 from ._activations import ACTIVATIONS, get_activation
 from ._base import Layer
-from ._config import register_layer
+from ._config import layer_from_config, layer_to_config, register_layer, registered_layers
 from ._bidirectional import MERGE_MODES, Bidirectional
 from ._conv import Conv2D, Subsampling2D
 from ._conv1d import Conv1D
@@ -23,6 +23,7 @@ from ._graves import GravesLSTM
 from ._gru import GRU
 from ._lstm import LSTM
 from ._recurrent import Recurrent
+from ._step_mask import StepMask
 from ._rnn import RNN
 from ._simple_rnn import SimpleRNN
 from ._stacked import StackedRNNCells
@@ -56,7 +57,10 @@ __all__ = sorted([
     "ACTIVATIONS",
     "get_activation",
     "Layer",
+    "layer_from_config",
+    "layer_to_config",
     "register_layer",
+    "registered_layers",
     "GRU",
     "GRUCell",
     "GravesLSTM",
@@ -67,4 +71,5 @@ __all__ = sorted([
     "SimpleRNN",
     "SimpleRNNCell",
     "StackedRNNCells",
+    "StepMask",
 ])

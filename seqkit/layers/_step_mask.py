@@ -31,11 +31,29 @@ class StepMask:
         self._real = self._keep = self._runs = self._flags = None
 
     @classmethod
-    def _wrap(cls, values: torch.Tensor, host: torch.Tensor | None) -> "StepMask":
+    def wrap(cls, values: torch.Tensor, host: torch.Tensor | None = None) -> "StepMask":
+        """A mask around checked device ``values`` and, optionally, their CPU copy ``host``.
+
+        No check and no copy: the caller vouches that ``host`` holds the same
+        values (it lets the fast paths read padding without a device sync).
+
+        Shape:
+            values, host: ``[N, T]``, or a row mask ``[R]`` between preprocessors.
+        """
         out = cls.__new__(cls)
         out.values, out._host = values, host
         out._real = out._keep = out._runs = out._flags = None
         return out
+
+    @property
+    def host(self) -> torch.Tensor | None:
+        """The CPU copy of :attr:`values`, or None when the caller gave none."""
+        return self._host
+
+    def slice(self, start: int, stop: int) -> "StepMask":
+        """Steps ``[start, stop)``, the CPU copy sliced alike."""
+        host = self._host[:, start:stop] if self._host is not None else None
+        return StepMask.wrap(self.values[:, start:stop], host)
 
     @property
     def real(self) -> torch.Tensor:
@@ -97,7 +115,7 @@ class StepMask:
     def flip(self) -> "StepMask":
         """The mask reversed along time."""
         host = self._host.flip(1) if self._host is not None else None
-        return StepMask._wrap(self.values.flip(1), host)
+        return StepMask.wrap(self.values.flip(1), host)
 
 
 def _host_runs(mask: torch.Tensor):

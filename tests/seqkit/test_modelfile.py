@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import seqkit
-from seqkit._modelfile import (FORMAT_VERSION, ModelFile, ModelFileError, read_model_file,
+from seqkit.network._modelfile import (FORMAT_VERSION, ModelFile, ModelFileError, read_model_file,
                                write_model_file)
 
 CONFIG = {"layers": [{"class": "LSTM", "config": {"n_out": 4, "n_in": 3}}], "seed": 7,

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 import seqkit
 from conftest import TEST_FEATURES, TEST_LABELS, write_tiny_config
-from seqkit._listeners import Listener
+from seqkit.network import Listener
 
 
 def _metrics(folder):

@@ -207,7 +207,7 @@ def test_host_mask_analysis_matches_single_runs():
                 start = torch.zeros_like(start)                          # right padding
             mask = ((steps >= start) & (steps < start + length)).float()
         host = StepMask(mask, x, "test")
-        device_like = StepMask._wrap(mask, None)                         # no host copy: torch path
+        device_like = StepMask.wrap(mask, None)                         # no host copy: torch path
         s, l, one = single_runs(mask)
         for m in (host, device_like):
             starts, lengths, one_run = m.runs()

@@ -162,7 +162,7 @@ def test_options_override_network_settings_per_layer():
     lstm = seqkit.options(LSTM(4), l2=0.5, learning_rate=0.1, dropout=0.25, weight_init="zeros")
     net = Sequential([lstm, RnnOutput(2)], input_type=InputType.recurrent(3), l2=0.0, dropout=0.1,
                      learning_rate=0.01)
-    assert net._dropout_rates == [0.25, 0.1]
+    assert net.dropout_rates == [0.25, 0.1]
     assert torch.count_nonzero(lstm.cell.weight_ih) == 0
     assert torch.count_nonzero(net.layers[1].weight) > 0
     groups = net.optimizer.param_groups

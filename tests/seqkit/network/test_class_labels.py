@@ -110,7 +110,7 @@ def test_indices_need_a_classification_head():
 
 
 def test_an_unbuilt_head_without_a_class_count_is_a_clear_error():
-    from seqkit._labels import ClassIndexLabels
+    from seqkit.network._labels import ClassIndexLabels
     from seqkit.layers import RnnLoss
 
     with pytest.raises(ValueError, match=r"layer 0 \(RnnLoss\) does not know its number of classes yet"):

@@ -7,8 +7,9 @@ import torch
 import readers
 import seqkit
 from seqkit import InputType, Sequential
-from seqkit._data import to_device
-from seqkit._parameters import penalty_groups
+from seqkit.network._data import to_device
+from seqkit.network import FitState
+from seqkit.network._fit import FitRun
 from seqkit.layers import Dense, LastTimeStep, Output, RnnOutput
 
 from netdata import GRU, LSTM, SimpleRNN, params_of, sequence_data
@@ -61,17 +62,16 @@ def test_training_step_does_not_sync_with_the_host():
     mask[1, 5:] = 0
     net = Sequential([LSTM(8), LastTimeStep(SimpleRNN(6)), Dense(5), Output(3)],
                      input_type=InputType.recurrent(4), seed=0, device="cuda", l2=1e-4, grad_clip=1.0)
-    head = net._check_trainable()
-    net._ensure_optimizer()
-    groups = penalty_groups(net.layers, net.l1, net.l2)
+    net.optimization.ensure(net.layers)
+    run = FitRun(net, net, [], FitState(net, 1, None, None), check_every=50)
     batches = [to_device(readers.Batch(x, y, mask, None, [0, 1, 2, 3]), net.device, net.dtype)
                for _ in range(3)]
-    net._train_minibatch(batches[0], head, groups)                # warm-up (lazy init may sync)
+    run.minibatch(batches[0])                                     # warm-up (lazy init may sync)
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
         for b in batches[1:]:
-            net._train_minibatch(b, head, groups)
+            run.minibatch(b)
     finally:
         torch.cuda.set_sync_debug_mode("default")
 

@@ -8,8 +8,8 @@ import torch
 
 import seqkit
 from seqkit import ConfigError, InputType, Sequential
-from seqkit._data import ArrayBatches, as_source
-from seqkit._updaters import SCHEDULES, describe_callable, make_optimizer, restore_callable
+from seqkit.network._data import ArrayBatches, as_source
+from seqkit.network._updaters import SCHEDULES, describe_callable, make_optimizer, restore_callable
 from seqkit.layers import Dense, RnnOutput
 
 from netdata import LSTM, sequence_data
@@ -57,7 +57,7 @@ def test_updater_and_schedule_errors():
         Sequential([LSTM(2), RnnOutput(2)], updater=3)
     with pytest.raises(ConfigError, match="lr_schedule must be a callable"):
         Sequential([LSTM(2), RnnOutput(2)], lr_schedule="step")
-    with pytest.raises(ConfigError, match="lr_schedule_interval must be 'epoch' or 'iteration'"):
+    with pytest.raises(ConfigError, match="unknown lr_schedule_interval 'batch'; allowed: epoch, iteration"):
         Sequential([LSTM(2), RnnOutput(2)], lr_schedule_interval="batch")
     # only allow-listed classes with JSON arguments are described; nothing else is imported
     step = functools.partial(torch.optim.lr_scheduler.StepLR, step_size=2)

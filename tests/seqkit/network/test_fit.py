@@ -11,7 +11,7 @@ import torch
 import readers
 import seqkit
 from seqkit import InputType, Sequential
-from seqkit._fit_state import default_progress
+from seqkit.network import default_progress
 from seqkit.layers import Dense, LastTimeStep, Output, RnnOutput
 
 from netdata import LSTM, SimpleRNN, Recorder, one_hot, params_of

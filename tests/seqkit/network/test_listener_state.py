@@ -10,7 +10,7 @@ import torch
 
 import seqkit
 from seqkit import InputType, Sequential
-from seqkit._modelfile import read_model_file
+from seqkit.network import read_model_file
 from seqkit.layers import RnnOutput
 
 from netdata import LSTM, params_of, sequence_data

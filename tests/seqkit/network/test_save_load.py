@@ -37,7 +37,7 @@ def test_save_load_same_output_settings_and_counters(tmp_path):
     assert loaded.summary() == net.summary()
     assert (loaded.iteration, loaded.epoch, loaded.dtype, loaded.l2) == (4, 2, torch.float64, 1e-4)
     assert seqkit.options(loaded.layers[2]) is loaded.layers[2]
-    from seqkit._options import layer_options
+    from seqkit.network._options import layer_options
     assert layer_options(loaded.layers[2]) == {"l1": 0.5}
     assert loaded.updater.func is torch.optim.SGD and loaded.updater.keywords == {"lr": 0.05, "momentum": 0.9}
     assert loaded.optimizer.state_dict()["state"].keys() == net.optimizer.state_dict()["state"].keys()

@@ -8,7 +8,7 @@ import torch
 
 import readers
 from seqkit import ConfigError, InputType, Sequential
-from seqkit._forward import run_layers
+from seqkit.network._forward import run_layers
 from seqkit.layers import Bidirectional, Dense, LastTimeStep, Output, RnnOutput
 
 from netdata import GRU, LSTM, GravesLSTM, Recorder, SimpleRNN, params_of, sequence_data

@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from ._errors import ConfigError
+from .._errors import ConfigError
 
 __all__ = ["SCHEDULES", "UPDATERS", "check_updater", "describe_callable", "make_optimizer",
            "make_schedule", "restore_callable"]

@@ -17,6 +17,14 @@ Masks travel as a ``StepMask`` (device values plus a CPU copy, so recurrent
 layers choose their fast path without a device sync): recurrent layers get the
 ``StepMask``, every other layer its ``[N, T]`` values. A layer whose output
 has no time axis (``LastTimeStep``...) ends the mask: later layers get None.
+A layer that reverses time (``go_backwards`` with sequence output) hands the
+next layer the reversed mask, so each example's real steps stay where its
+output put them.
+
+:func:`network_output` is the one place that runs the layers up to the
+output layer and applies it (``forward``, ``output``, ``score``,
+``evaluate``, training and streaming all go through it); :func:`loss_mask`
+is the one rule for the mask the loss uses.
 
 Preprocessors (inserted ones and those placed in the layer list, DL4J style)
 get the network's *original* batch size N as ``batch_size`` (the number of
@@ -32,11 +40,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._shapes import core_layer, inner_layer, is_bidirectional, is_last_time_step
-from .layers._preprocessors import Preprocessor
-from .layers._recurrent import Recurrent, StepMask
+from ..layers import LossHead, Preprocessor, Recurrent, StepMask
+from ._shapes import carries_state, inner_layer, is_last_time_step, reverses_time
 
-__all__ = ["carries_state", "make_mask", "run_layers", "run_recurrent", "slice_mask"]
+__all__ = ["loss_mask", "make_mask", "network_output", "output_mask", "run_layers", "run_recurrent",
+           "slice_mask"]
 
 
 def make_mask(values: torch.Tensor | None, host: torch.Tensor | None, like: torch.Tensor) -> StepMask | None:
@@ -53,7 +61,7 @@ def make_mask(values: torch.Tensor | None, host: torch.Tensor | None, like: torc
                          f"{like.shape[2] if like.dim() > 2 else '?'}] for features of shape "
                          f"{tuple(like.shape)}, got {tuple(values.shape)}")
     values = values.to(like.dtype) if values.dtype != like.dtype and like.is_floating_point() else values
-    return StepMask._wrap(values, host)
+    return StepMask.wrap(values, host)
 
 
 def slice_mask(mask, start: int, stop: int):
@@ -62,8 +70,7 @@ def slice_mask(mask, start: int, stop: int):
         return None
     if isinstance(mask, torch.Tensor):
         return mask[:, start:stop]
-    host = mask._host[:, start:stop] if mask._host is not None else None
-    return StepMask._wrap(mask.values[:, start:stop], host)
+    return mask.slice(start, stop)
 
 
 def _values(mask: StepMask | None) -> torch.Tensor | None:
@@ -144,20 +151,20 @@ def _apply_preprocessor(pre: Preprocessor, x: torch.Tensor, mask: StepMask | Non
                          f"{tuple(values.shape)}, which does not fit its output of shape "
                          f"{tuple(y.shape)}; it must be [N, T] for [N, F, T] output or a row mask "
                          f"[R] for [R, F] rows (override forward_mask)")
-    host = None if mask._host is None else pre.forward_mask(mask._host, batch_size=batch_size)
-    return y, StepMask._wrap(values, host)
+    host = None if mask.host is None else pre.forward_mask(mask.host, batch_size=batch_size)
+    return y, StepMask.wrap(values, host)
 
 
-def _mask_after(mask: StepMask | None, x: torch.Tensor, y: torch.Tensor) -> StepMask | None:
-    """The mask for a (non-preprocessor) layer's output ``y``; None once the time axis (or,
-    for a row mask, the row count) is gone."""
+def _mask_after(layer, mask: StepMask | None, x: torch.Tensor, y: torch.Tensor) -> StepMask | None:
+    """The mask for a (non-preprocessor) layer's output ``y``: None once the time axis (or,
+    for a row mask, the row count) is gone; reversed after a layer that reverses time."""
     if mask is None:
         return None
     if mask.values.dim() == 1:                                           # row mask [R]
         return mask if _fits(mask.values, y) else None
     if y.dim() < 3 or y.dim() < x.dim() or y.shape[2] != x.shape[2]:
         return None                                                      # time axis removed
-    return mask
+    return mask.flip() if reverses_time(layer) else mask
 
 
 def run_layers(net, x: torch.Tensor, mask: StepMask | None, *, stop: int | None = None,
@@ -194,7 +201,7 @@ def run_layers(net, x: torch.Tensor, mask: StepMask | None, *, stop: int | None 
         key = str(i)
         if key in pres:
             x, mask = _apply_preprocessor(pres[key], x, mask, batch_size)
-        rate = net._dropout_rates[i]
+        rate = net.dropout_rates[i]
         if training and rate > 0.0:
             x = F.dropout(x, rate, training=True)
         if isinstance(layer, Preprocessor):
@@ -205,21 +212,11 @@ def run_layers(net, x: torch.Tensor, mask: StepMask | None, *, stop: int | None 
             y = layer(x, _mask_for(layer, mask))
             if isinstance(y, (tuple, list)):                              # return_state=True
                 y = y[0]
-            mask = _mask_after(mask, x, y)
+            mask = _mask_after(layer, mask, x, y)
             x = y
         if collect is not None:
             collect.append(x)
     return x, mask
-
-
-def carries_state(layer) -> bool:
-    """True for layers whose state the network carries (TBPTT, streaming): recurrent layers
-    and wrappers with ``run`` around one (LastTimeStep, MaskZero); not Bidirectional."""
-    if isinstance(layer, Recurrent):
-        return True
-    if is_bidirectional(layer) or not callable(getattr(layer, "run", None)):
-        return False
-    return isinstance(core_layer(layer), Recurrent)
 
 
 def _run_carried(i: int, layer, x, mask, states: dict, back):
@@ -232,3 +229,67 @@ def _run_carried(i: int, layer, x, mask, states: dict, back):
         # streaming only (TBPTT rejects it): the output at the chunk's last real step
         return _last_step(y, mask, f"layer {i} ({type(layer).__name__})"), None
     return y, mask
+
+
+def loss_mask(labels_mask: torch.Tensor | None, mask: StepMask | None, h: torch.Tensor):
+    """The mask the loss (and evaluation) uses: the labels mask when there is one, else, for
+    per-step output, the features mask as it reaches the output layer; None otherwise.
+
+    Shape:
+        labels_mask ``[N, T]`` or None; h (the output layer's input) ``[N, H, T]`` or ``[N, H]``.
+    """
+    if labels_mask is not None:
+        return labels_mask
+    if mask is not None and h.dim() == 3:
+        return mask.values
+    return None
+
+
+def network_output(net, x: torch.Tensor, mask: StepMask | None, *, logits: bool = False,
+                   labels_mask: torch.Tensor | None = None, training: bool = False,
+                   states: dict | None = None, back: int | None = None):
+    """Run every layer; return ``(output, loss mask)``.
+
+    The layers up to the output layer run through :func:`run_layers`; an
+    output layer (``LossHead``) then gives its activation's output, or its
+    pre-activation with ``logits=True`` (what the loss takes: stable
+    log-softmax). A network without an output layer returns the last layer's
+    output. The loss mask is :func:`loss_mask`'s; a per-step output is zeroed
+    where it is 0.
+
+    Shape:
+        x ``[N, F, T]`` (or the input type's layout); returns ``[N, C, T]`` or
+        ``[N, C]``, and ``[N, T]`` or None.
+    """
+    last = len(net.layers) - 1
+    head = net.layers[last]
+    if not isinstance(head, LossHead):
+        h, m = run_layers(net, x, mask, training=training, states=states, back=back)
+        return h, (None if m is None or m.values.dim() != 2 else m.values)
+    h, m = run_layers(net, x, mask, stop=last, training=training, states=states, back=back)
+    lmask = loss_mask(labels_mask, m, h)
+    return (head.preactivation(h) if logits else head(h, lmask)), lmask
+
+
+def output_mask(net, mask: torch.Tensor | None) -> torch.Tensor | None:
+    """The mask of the network's output steps for features mask ``mask``, without running it.
+
+    The features mask, reversed once for every layer that reverses time;
+    None when a layer removes the time axis (the output is ``[N, C]``).
+
+    Shape:
+        mask ``[N, T]`` or None; returns ``[N, T]`` or None.
+    """
+    if mask is None or not net.built:
+        return mask
+    if len(net.output_shapes[-1]) < 2:
+        return None                                                       # [N, C] output
+    if sum(reverses_time(layer) for layer in net.layers) % 2:
+        mask = mask.flip(1)
+    return mask
+    for shape, layer in zip(net.output_shapes, net.layers):
+        if len(shape) < 2:
+            return None
+        if reverses_time(layer):
+            mask = mask.flip(1)
+    return mask

@@ -12,7 +12,7 @@ What ``fit``, ``score`` and ``evaluate`` accept (:func:`as_source`):
   (:class:`ArrayBatches`; optional per-epoch shuffle from (seed, epoch)).
 
 Labels may also be integer class indices (``[N]`` or ``[N, T]``) for a
-classification head; :mod:`seqkit._labels` turns them into one-hot.
+classification head; :mod:`seqkit.network._labels` turns them into one-hot.
 
 A one-shot iterator (a generator) can be read once: ``fit`` with
 ``epochs > 1`` on one is an error.
@@ -37,7 +37,8 @@ import torch
 
 from ._labels import is_integer_labels
 
-__all__ = ["ArrayBatches", "DeviceBatch", "Prefetcher", "as_source", "is_one_shot", "to_device"]
+__all__ = ["ArrayBatches", "DeviceBatch", "HostBatch", "Prefetcher", "as_host", "as_source", "is_one_shot",
+           "to_device"]
 
 
 def _is_array(value) -> bool:
@@ -60,7 +61,8 @@ class HostBatch:
     keys: list | None = None
 
 
-def _as_host(item) -> HostBatch:
+def as_host(item) -> HostBatch:
+    """``item`` (a ``readers.Batch``, a tuple of arrays or a :class:`HostBatch`) as a :class:`HostBatch`."""
     if isinstance(item, HostBatch):
         return item
     if isinstance(item, _batch_type()):
@@ -108,6 +110,11 @@ class ArrayBatches:
             raise ValueError("features are required")
         self._arrays, self.n, self.batch_size = arrays, n, batch_size
         self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+
+    @property
+    def features_shape(self) -> tuple:
+        """The shape of all the features, ``[N, ...]``."""
+        return tuple(self._arrays["features"].shape)
 
     def set_epoch(self, epoch: int) -> None:
         """The next iteration uses epoch ``epoch``'s order."""
@@ -242,12 +249,12 @@ def to_device(item, device: torch.device, dtype: torch.dtype, *, stream=None,
               class_labels=None) -> DeviceBatch:
     """Copy one batch (``readers.Batch``, tuple or :class:`HostBatch`) to ``device`` as ``dtype``.
 
-    ``class_labels``: a :class:`seqkit._labels.ClassIndexLabels` for the
+    ``class_labels``: a :class:`seqkit.network._labels.ClassIndexLabels` for the
     network's output layer; integer labels then go through it on the host
-    (class indices become one-hot, see :mod:`seqkit._labels`). Without it,
+    (class indices become one-hot, see :mod:`seqkit.network._labels`). Without it,
     integer labels are only converted to ``dtype``.
     """
-    host = _as_host(item)
+    host = as_host(item)
     device = torch.device(device)
     cuda = device.type == "cuda"
     feats = _to_tensor(host.features, "features")

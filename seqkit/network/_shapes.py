@@ -40,16 +40,15 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ._errors import ConfigError
-from .layers._base import Layer
-from .layers._output import Output, RnnLoss, RnnOutput
-from .layers._preprocessors import CnnToRnn, FeedForwardToRnn, Preprocessor, RnnToFeedForward
-from .layers._recurrent import Recurrent
+from .._errors import ConfigError
+from ..layers import (CnnToRnn, FeedForwardToRnn, Layer, LossHead, Output, Preprocessor, Recurrent, RnnLoss,
+                      RnnOutput, RnnToFeedForward)
 
-__all__ = ["CnnToFeedForward", "ROWS", "StackPlan", "check_supported", "core_layer", "describe_shape",
+__all__ = ["CnnToFeedForward", "ROWS", "StackPlan", "carries_state", "check_stack", "check_supported",
+           "check_tbptt", "core_layer", "describe_shape",
            "guess_input_type", "inner_layer", "input_type_from_features", "is_bidirectional",
            "is_last_time_step", "is_mask_zero", "layer_name", "mixes_steps", "needs_sequence",
-           "plan_stack", "reduces_time", "stepwise_obstacle"]
+           "plan_stack", "reduces_time", "reverses_time", "stepwise_obstacle"]
 
 #: The batch label of rows ``[N*T, ...]`` (``"N"`` is one entry per example).
 ROWS = "N*T"
@@ -156,6 +155,66 @@ def check_supported(i: int, layer) -> None:
                       f"mask{hint}; {_PLAIN_HELP}")
 
 
+def check_stack(layers) -> None:
+    """ConfigError unless ``layers`` can make a network: modules it can place, the output layer last.
+
+    Raises:
+        ConfigError: naming the layer index and class.
+    """
+    if not layers:
+        raise ConfigError("Sequential needs at least one layer")
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, nn.Module):
+            raise ConfigError(f"layer {i}: expected a seqkit layer (torch.nn.Module), got "
+                              f"{type(layer).__name__}")
+        check_supported(i, layer)
+        if isinstance(layer, LossHead) and i != len(layers) - 1:
+            raise ConfigError(f"layer {i} ({layer_name(layer)}) is an output layer but is not last; "
+                              f"output layers end the network")
+
+
+def carries_state(layer) -> bool:
+    """True for layers whose state the network carries (TBPTT, streaming): recurrent layers
+    and wrappers with ``run`` around one (LastTimeStep, MaskZero); not Bidirectional."""
+    if isinstance(layer, Recurrent):
+        return True
+    if is_bidirectional(layer) or not callable(getattr(layer, "run", None)):
+        return False
+    return isinstance(core_layer(layer), Recurrent)
+
+
+#: How truncated BPTT words each obstacle of :func:`stepwise_obstacle`.
+_TBPTT_REFUSALS = {
+    "bidirectional": "TBPTT cannot train a Bidirectional layer (its backward direction needs the "
+                     "whole sequence)",
+    "go_backwards": "TBPTT cannot carry the state of a go_backwards layer from one segment to the next",
+    "mixes_steps": "TBPTT cannot train a Conv1D with kernel_size > 1: each segment would be "
+                   "convolved on its own, without the steps just before it",
+}
+
+
+def check_tbptt(layers) -> None:
+    """ConfigError for a stack truncated BPTT cannot train, naming the layer and the fix."""
+    for i, layer in enumerate(layers):
+        name = f"layer {i} ({layer_name(layer)})"
+        obstacle = stepwise_obstacle(layer)
+        if obstacle == "bidirectional":
+            raise ConfigError(f"{name}: {_TBPTT_REFUSALS[obstacle]}; use backprop='standard'")
+        if reduces_time(layer):
+            raise ConfigError(f"{name} removes the time axis (LastTimeStep or return_sequences="
+                              f"False), which TBPTT cannot train: every segment needs per-step "
+                              f"outputs and labels; use backprop='standard'")
+        if obstacle is not None:
+            raise ConfigError(f"{name}: {_TBPTT_REFUSALS[obstacle]}; use backprop='standard'")
+        if isinstance(core_layer(layer), Recurrent) and not carries_state(layer):
+            raise ConfigError(f"{name}: TBPTT cannot carry state through this wrapper "
+                              f"(it has no run(x, mask, state)); use backprop='standard'")
+    last = layers[-1]
+    if isinstance(last, LossHead) and not isinstance(last, (RnnOutput, RnnLoss)):
+        raise ConfigError(f"layer {len(layers) - 1} ({layer_name(last)}): TBPTT needs a "
+                          f"per-step output layer (RnnOutput or RnnLoss)")
+
+
 def reduces_time(layer) -> bool:
     """True for layers whose output has no time axis although their input has one."""
     if is_last_time_step(layer) or getattr(layer, "reduces_time", False) is True:
@@ -166,6 +225,12 @@ def reduces_time(layer) -> bool:
         inner = inner_layer(layer)
         return inner is not None and reduces_time(inner)
     return False
+
+
+def reverses_time(layer) -> bool:
+    """True for layers whose sequence output runs backwards in time (``go_backwards=True``
+    with ``return_sequences=True``): the next layer needs the reversed mask."""
+    return getattr(layer, "go_backwards", False) is True and not reduces_time(layer)
 
 
 def needs_sequence(layer) -> bool:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._errors import ConfigError
+from .._errors import ConfigError
 from ._options import resolve_option
 
 __all__ = ["apply_weight_init", "param_groups", "param_role", "penalty", "penalty_groups"]

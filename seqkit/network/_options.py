@@ -21,7 +21,7 @@ import math
 
 from torch import nn
 
-from ._errors import ConfigError
+from .._errors import ConfigError
 
 __all__ = ["OPTION_NAMES", "WEIGHT_INITS", "layer_options", "options", "resolve_option"]
 

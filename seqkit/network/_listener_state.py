@@ -1,6 +1,6 @@
 """Listener state in checkpoints: collecting and restoring it, and tensors as exact JSON.
 
-See :mod:`seqkit._listeners` for what a listener's state is and how a resumed
+See :mod:`seqkit.network._listeners` for what a listener's state is and how a resumed
 ``fit`` matches saved states to listeners (by class and position).
 
 Tensors (EarlyStopping's best parameters) go into the JSON training state as

@@ -11,6 +11,8 @@ import sys
 
 import torch
 
+from ._saving import save
+
 __all__ = ["FitState", "NonFiniteLossError", "default_progress"]
 
 
@@ -40,8 +42,9 @@ class FitState:
         stop: set True to end training after the current iteration.
     """
 
-    def __init__(self, net, end_epoch: int, batches_per_epoch, validation):
+    def __init__(self, net, end_epoch: int, batches_per_epoch, validation, listeners=()):
         self.net, self.end_epoch, self.batches_per_epoch = net, end_epoch, batches_per_epoch
+        self._listeners = list(listeners)
         self.stop = False
         self._validation, self._val_cache = validation, None
         self._loss = None
@@ -57,7 +60,12 @@ class FitState:
         """
         self._deferred.append(fn)
 
-    def _notify(self, listeners, hook: str) -> None:
+    def save_checkpoint(self, path) -> None:
+        """Write the network to ``path`` as a checkpoint of this fit: the model file plus every
+        listener's state and the live random stream, so ``fit(resume_from=path)`` continues exactly."""
+        save(self.net, path, listeners=self._listeners)
+
+    def notify(self, listeners, hook: str) -> None:
         """Call ``hook`` on every listener, then the functions given to :meth:`after_listeners`."""
         try:
             for item in listeners:
@@ -77,7 +85,12 @@ class FitState:
 
     @property
     def batch(self) -> int:
-        return self.net._batch_in_epoch
+        return self.net.progress.batch_in_epoch
+
+    @property
+    def validation(self):
+        """The validation data given to ``fit``, or None."""
+        return self._validation
 
     @property
     def has_validation(self) -> bool:
@@ -97,17 +110,19 @@ class FitState:
         """``net.score(validation)`` now (computed once per epoch); None without validation."""
         if self._validation is None:
             return None
-        key = (self.net.epoch, self.net._batch_in_epoch)
+        key = (self.net.epoch, self.net.progress.batch_in_epoch)
         if self._val_cache is None or self._val_cache[0] != key:
             self._val_cache = (key, self.net.score(self._validation))
         return self._val_cache[1]
 
-    def _record(self, loss: torch.Tensor) -> None:
+    def record(self, loss: torch.Tensor) -> None:
+        """Keep the last iteration's loss (on the device) and add it to the epoch's sum."""
         self._loss = loss
         self._epoch_sum = loss if self._epoch_sum is None else self._epoch_sum + loss
         self._epoch_count += 1
 
-    def _new_epoch(self) -> None:
+    def new_epoch(self) -> None:
+        """Start a new epoch's loss sum."""
         self._epoch_sum, self._epoch_count = None, 0
 
 

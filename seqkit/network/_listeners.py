@@ -1,7 +1,7 @@
 """Training listeners: score printing, a progress bar, checkpoints, early stopping.
 
 A listener is an object with four hooks that ``fit`` calls with a
-:class:`~seqkit._training.FitState` (``state.net``, ``state.epoch``,
+:class:`~seqkit.network.FitState` (``state.net``, ``state.epoch``,
 ``state.iteration``, ``state.batch``, ``state.score()``, ``state.epoch_score()``,
 ``state.validation_score()``; set ``state.stop = True`` to end training).
 Reading a score copies it from the device, so listeners only do it when they
@@ -221,7 +221,7 @@ class Checkpoint(Listener):
 
         def write() -> None:
             try:
-                state.net._save_checkpoint(path)
+                state.save_checkpoint(path)
             except BaseException:
                 self.saved.remove(path)
                 raise
@@ -342,7 +342,7 @@ class EarlyStopping(Listener):
     def _value(self, state) -> float:
         if self.metric == "score":
             return state.validation_score()
-        return state.net.evaluate(state._validation).accuracy()
+        return state.net.evaluate(state.validation).accuracy()
 
     def on_epoch_end(self, state) -> None:
         value = self._value(state)

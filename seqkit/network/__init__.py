@@ -1,0 +1,52 @@
+"""seqkit.network: the network as a torch module, and everything around it.
+
+- :class:`Sequential`: a stack of layers; ``net(x, mask)`` is its forward;
+  ``fit`` (standard or truncated BPTT), ``output``, ``score``, ``evaluate``,
+  ``rnn_time_step`` and ``save``;
+- :func:`load`: a network back from its model file; :func:`read_model_file`
+  reads the file's parts without building a network;
+- :class:`InputType` and :func:`options` (per-layer settings);
+- listeners for ``fit`` (:class:`Listener`, :class:`ScoreListener`,
+  :class:`ProgressBar`, :class:`Checkpoint`, :class:`EarlyStopping`) and the
+  :class:`FitState` they see;
+- the names the settings accept (:data:`BACKPROP`, :data:`UPDATERS`...).
+
+The public names are also importable from ``seqkit`` itself.
+"""
+
+from ._fit_state import FitState, NonFiniteLossError, default_progress
+from ._input_type import InputType
+from ._listeners import Checkpoint, EarlyStopping, Listener, ProgressBar, ScoreListener
+from ._load import load
+from ._modelfile import ModelFile, ModelFileError, read_model_file
+from ._options import OPTION_NAMES, WEIGHT_INITS, options
+from ._sequential import Sequential
+from ._settings import BACKPROP, LOSS_REDUCTIONS, PRECISIONS
+from ._updaters import SCHEDULES, UPDATERS, make_optimizer, make_schedule
+
+__all__ = sorted([
+    "BACKPROP",
+    "Checkpoint",
+    "default_progress",
+    "EarlyStopping",
+    "FitState",
+    "InputType",
+    "Listener",
+    "load",
+    "LOSS_REDUCTIONS",
+    "make_optimizer",
+    "make_schedule",
+    "ModelFile",
+    "ModelFileError",
+    "NonFiniteLossError",
+    "OPTION_NAMES",
+    "options",
+    "PRECISIONS",
+    "ProgressBar",
+    "read_model_file",
+    "SCHEDULES",
+    "ScoreListener",
+    "Sequential",
+    "UPDATERS",
+    "WEIGHT_INITS",
+])

@@ -1,0 +1,297 @@
+"""Training: ``fit`` with standard backprop or truncated BPTT, without host-device syncs.
+
+One **iteration** is one minibatch. With ``backprop="standard"`` it is one
+forward, one backward and one optimizer step. With ``backprop="tbptt"`` the
+minibatch is cut into segments of ``tbptt_length`` steps (the last may be
+shorter), each with its own forward, backward and optimizer step (DL4J's
+truncated BPTT):
+
+- every recurrent layer starts the minibatch from zeros and carries its final
+  state, detached, from one segment to the next (nothing crosses minibatches);
+- features, labels and both masks are sliced per segment; a segment whose
+  steps are all masked still makes an optimizer step (zero loss gradient,
+  but momentum and penalties act), as DL4J does;
+- ``tbptt_back_length`` < ``tbptt_length`` limits the gradient window: each
+  recurrent layer runs the first ``Tseg - back`` steps of a segment without
+  autograd and the last ``back`` with it, from the state reached at the split
+  (see :func:`seqkit.network._forward.run_recurrent`). Layers above the
+  topmost recurrent layer, the output layer included, still learn from every
+  step's loss; no gradient from the early steps reaches a recurrent layer or
+  anything below it. This is DL4J's truncation, expressed with autograd;
+- features and labels must have the same T, and per-step labels: anything
+  else is an error (DL4J only logs a warning and skips the minibatch).
+
+The reported loss of a TBPTT minibatch is the segments' losses combined as
+one full-sequence loss would be: their sum for ``per_sequence`` (each segment
+divides by N), their step-weighted mean for ``per_step``.
+
+Every forward goes through the network's ``__call__`` (``net(x, mask,
+logits=True)``), so a wrapper around the module sees it. No host-device sync
+in the step: the loss stays on the device. It is read (``.item()``) only when
+a listener asks for it (``state.score()``), and the check for NaN/inf losses
+runs on the device and is read every ``check_every`` iterations and at each
+epoch end; it then names the first bad iteration. State that lives for one
+``fit`` call lives in its :class:`FitRun`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+
+import torch
+
+from ._data import ArrayBatches, Prefetcher, as_host, as_source, is_one_shot
+from ._fit_state import FitState, NonFiniteLossError, default_progress
+from ._forward import make_mask, output_mask, slice_mask
+from ._labels import ClassIndexLabels
+from ._listeners import Checkpoint, Listener, ProgressBar
+from ._parameters import penalty, penalty_groups
+from ._saving import resume
+from ._settings import positive_int
+
+__all__ = ["FitRun", "fit", "training_loss"]
+
+
+def training_loss(net, head, output: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None, *,
+                  logits: bool) -> torch.Tensor:
+    """The output layer's loss reduced by ``net.loss_reduction``, plus the L1/L2 penalty.
+
+    Shape:
+        output, labels ``[N, C, T]`` or ``[N, C]``; mask ``[N, T]`` or None; returns a scalar.
+    """
+    loss = head.score(output, labels, mask, reduction=net.loss_reduction, preactivation=logits).float()
+    reg = penalty(penalty_groups(net.layers, net.l1, net.l2))
+    return loss if reg is None else loss + reg
+
+
+def _clip_gradients(net) -> None:
+    if net.grad_clip is None:
+        return
+    kind, limit = net.grad_clip
+    params = [p for p in net.parameters() if p.grad is not None]
+    if kind == "norm":
+        torch.nn.utils.clip_grad_norm_(params, limit)
+    else:
+        torch.nn.utils.clip_grad_value_(params, limit)
+
+
+def _build_from_source(net, source):
+    """Build ``net`` from the first batch when needed; returns the source (re-chained if one-shot)."""
+    if net.built:
+        return source
+    if isinstance(source, ArrayBatches):
+        net.ensure_built(source.features_shape)
+        return source
+    one_shot = is_one_shot(source)
+    first = next(source if one_shot else iter(source), None)
+    if first is None:
+        raise ValueError("fit: the data holds no batch")
+    net.ensure_built(tuple(as_host(first).features.shape))
+    return itertools.chain([first], source) if one_shot else source
+
+
+class FitRun:
+    """One ``fit`` call: its listeners, its :class:`FitState` and the device-side loss checks.
+
+    Args:
+        net: the network; ``model``: what the forward is called on (the
+            network, or a wrapper of it such as ``DistributedDataParallel``).
+    """
+
+    def __init__(self, net, model, listeners, state: FitState, check_every: int):
+        self.net, self.model, self.listeners, self.state = net, model, listeners, state
+        self.check_every = check_every
+        self.head = net.head()
+        self.classes = ClassIndexLabels(self.head, len(net.layers) - 1)
+        self.reg_groups = penalty_groups(net.layers, net.l1, net.l2)
+        dirs = [item.directory for item in listeners if isinstance(item, Checkpoint)]
+        self.nan_dir = dirs[0] if dirs else None
+        dev = net.device
+        self.first_bad = torch.full((), -1, dtype=torch.long, device=dev)   # first non-finite iteration
+        self.iter_dev = torch.full((), net.progress.iteration, dtype=torch.long, device=dev)
+
+    # -- epochs -------------------------------------------------------------------------------
+    def run(self, source, skip: int) -> None:
+        net, state, progress = self.net, self.state, self.net.progress
+        state.notify(self.listeners, "on_fit_start")
+        while progress.epoch < state.end_epoch and not state.stop:
+            if hasattr(source, "set_epoch"):
+                source.set_epoch(progress.epoch)
+            state.new_epoch()
+            feed = Prefetcher(source, net.device, net.dtype, skip=skip, class_labels=self.classes)
+            skip = 0
+            try:
+                for batch in feed:
+                    self.iteration(batch)
+                    if state.stop:
+                        break
+            finally:
+                feed.close()
+            self.check_finite()
+            if state.stop:
+                break
+            progress.epoch += 1
+            progress.batch_in_epoch = 0
+            net.optimization.step_schedule("epoch")
+            state.notify(self.listeners, "on_epoch_end")
+        state.notify(self.listeners, "on_fit_end")
+
+    def iteration(self, batch) -> None:
+        """Train on one device batch, count it, and let the listeners see it."""
+        net, progress = self.net, self.net.progress
+        loss = self.minibatch(batch)
+        progress.iteration += 1
+        progress.batch_in_epoch += 1
+        self.iter_dev += 1
+        bad = ~torch.isfinite(loss)
+        self.first_bad = torch.where(bad & (self.first_bad < 0), self.iter_dev, self.first_bad)
+        self.state.record(loss)
+        net.optimization.step_schedule("iteration")
+        if progress.iteration % self.check_every == 0:
+            self.check_finite()
+        self.state.notify(self.listeners, "on_iteration_end")
+
+    def check_finite(self) -> None:
+        """Read the device flag; on a NaN/inf loss write a checkpoint and raise."""
+        first = int(self.first_bad)
+        if first < 0:
+            return
+        net = self.net
+        directory = self.nan_dir or tempfile.mkdtemp(prefix="seqkit-nonfinite-")
+        path = os.path.join(directory, f"nonfinite-iteration{first}.seqkit")
+        self.state.save_checkpoint(path)
+        raise NonFiniteLossError(
+            f"training stopped: the loss was NaN or infinite at iteration {first} (minibatch {first} "
+            f"counted over all fits; detected at iteration {net.iteration}, epoch {net.epoch + 1}). "
+            f"A checkpoint of the state at detection (its parameters may already hold NaN/inf) was "
+            f"written to {path}. Check the inputs for NaN/inf, lower the learning rate or set "
+            f"grad_clip; check_every=1 stops at the first bad iteration.", first, path)
+
+    # -- one minibatch ------------------------------------------------------------------------
+    def minibatch(self, b) -> torch.Tensor:
+        """Train on one device batch; returns its loss (plus penalty), detached, on the device."""
+        if b.labels is None:
+            raise ValueError("fit needs labels, but the batch has none: give SequenceBatches a labels "
+                             "reader or label_column=, or pass arrays (features, labels)")
+        if self.net.backprop == "tbptt":
+            return self.tbptt(b)
+        step_mask = make_mask(b.features_mask, b.features_mask_host, b.features)
+        loss, reg = self.segment(b.features, b.labels, step_mask, b.labels_mask)
+        return loss if reg is None else loss + reg
+
+    def segment(self, x, labels, step_mask, labels_mask, *, states: dict | None = None,
+                back: int | None = None):
+        """Forward (through ``model``), loss, backward, clip and one optimizer step.
+
+        Returns ``(loss, penalty)``, detached.
+        """
+        net, head = self.net, self.head
+        opt = net.optimization.optimizer
+        opt.zero_grad(set_to_none=True)
+        with net.autocast():
+            out = self.model(x, step_mask, logits=True, state=states, back=back)
+            mask = labels_mask
+            if mask is None and out.dim() == 3 and step_mask is not None:
+                mask = output_mask(net, step_mask.values)
+            loss = head.score(out, labels, mask, reduction=net.loss_reduction)
+        loss = loss.float()
+        reg = penalty(self.reg_groups)
+        (loss if reg is None else loss + reg).backward()
+        _clip_gradients(net)
+        opt.step()
+        net.progress.updates += 1
+        return loss.detach(), (None if reg is None else reg.detach())
+
+    def tbptt(self, b) -> torch.Tensor:
+        """Truncated BPTT over one minibatch (module docstring); returns the minibatch loss."""
+        net = self.net
+        x, y = b.features, b.labels
+        if x.dim() < 3:
+            raise ValueError(f"TBPTT needs sequence features [N, F, T], got shape {tuple(x.shape)}")
+        if y.dim() != 3:
+            raise ValueError(f"TBPTT needs per-step labels [N, C, T], got labels of shape "
+                             f"{tuple(y.shape)}; use backprop='standard' for sequence labels")
+        t = x.shape[2]
+        if y.shape[2] != t:
+            raise ValueError(f"TBPTT: the features have {t} steps but the labels have {y.shape[2]}; "
+                             f"TBPTT needs features and labels of the same length (DL4J skips such "
+                             f"a minibatch with a warning; seqkit refuses it)")
+        step_mask = make_mask(b.features_mask, b.features_mask_host, x)
+        weight_host = b.labels_mask_host if b.labels_mask is not None else b.features_mask_host
+        length, back = net.tbptt_length, net.tbptt_back_length
+        states: dict = {}
+        total, weights, reg = None, 0.0, None
+        for start in range(0, t, length):
+            stop = min(start + length, t)
+            lm = None if b.labels_mask is None else b.labels_mask[:, start:stop]
+            window = back if back is not None and back < stop - start else None
+            loss, reg = self.segment(x[:, :, start:stop], y[:, :, start:stop],
+                                     slice_mask(step_mask, start, stop), lm, states=states, back=window)
+            if net.loss_reduction == "per_step":
+                w = float(weight_host[:, start:stop].sum()) if weight_host is not None \
+                    else float(len(b) * (stop - start))
+            else:
+                w = 1.0
+            total = loss * w if total is None else total + loss * w
+            weights += w
+        if net.loss_reduction == "per_step":
+            total = total / max(weights, 1.0)
+        return total if reg is None else total + reg
+
+
+def fit(net, data, epochs: int = 1, *, listeners=(), validation=None, resume_from=None,
+        batch_size: int = 32, shuffle: bool = False, progress: bool | None = None,
+        check_every: int = 50, model=None) -> None:
+    """Train ``net`` on ``data`` (see ``Sequential.fit`` for the arguments).
+
+    ``model``: what the forward is called on, ``net`` by default (a
+    ``DistributedDataParallel`` wrapper of it under ``torchrun``).
+
+    Raises:
+        ConfigError: the last layer is not an output layer.
+        NonFiniteLossError: a NaN or infinite loss; names the first bad
+            iteration and the checkpoint written when it was detected: into
+            the first Checkpoint listener's directory, else into a new
+            temporary directory (``tempfile.mkdtemp``).
+        ValueError: a one-shot iterator with ``epochs > 1``; bad data.
+    """
+    net.head()
+    positive_int(epochs, "epochs", error=ValueError)
+    positive_int(check_every, "check_every", error=ValueError)
+    listeners = list(listeners)
+    for item in listeners:
+        if not isinstance(item, Listener):
+            raise TypeError(f"listeners must be seqkit Listener objects, got {type(item).__name__}")
+    if (progress is None and default_progress()) or progress is True:
+        if not any(isinstance(item, ProgressBar) for item in listeners):
+            listeners.append(ProgressBar())
+    source = as_source(data, batch_size=batch_size, shuffle=shuffle, seed=net.random_stream.seed)
+    if is_one_shot(source) and epochs > 1:
+        raise ValueError(f"fit: data is a one-shot iterator (e.g. a generator) but epochs={epochs}; "
+                         f"pass something re-iterable (a list of batches, readers.SequenceBatches, "
+                         f"arrays) or use epochs=1")
+    source = _build_from_source(net, source)
+    skip = 0
+    if resume_from is not None:
+        skip = resume(net, resume_from, listeners)
+        if isinstance(source, ArrayBatches):
+            source.seed = net.random_stream.seed          # the interrupted run's shuffle seed
+    else:
+        net.progress.fit_start_epoch, net.progress.batch_in_epoch = net.progress.epoch, 0
+    end_epoch = net.progress.fit_start_epoch + epochs
+    net.optimization.ensure(net.layers)
+    try:
+        per_epoch = len(source)
+    except TypeError:
+        per_epoch = None
+    state = FitState(net, end_epoch, per_epoch, validation, listeners)
+    run = FitRun(net, net if model is None else model, listeners, state, check_every)
+    was_training = net.training
+    net.train()
+    try:
+        with net.random_stream.scope(net.device):
+            run.run(source, skip)
+    finally:
+        net.train(was_training)
