@@ -11,8 +11,7 @@ from . import network
 from .network import (Checkpoint, EarlyStopping, FitState, InputType, Listener, ModelFileError,
                       NonFiniteLossError, ProgressBar, ScoreListener, Sequential, load, options)
 
-__all__ = sorted([
-    "all_reduce_evaluation",
+__all__ = [
     "Checkpoint",
     "ConfigError",
     "EarlyStopping",
@@ -20,17 +19,18 @@ __all__ = sorted([
     "EvaluationBinary",
     "FitState",
     "InputType",
-    "layers",
     "Listener",
-    "load",
     "ModelFileError",
-    "network",
     "NonFiniteLossError",
-    "options",
     "ProgressBar",
-    "RegressionEvaluation",
     "ROC",
     "ROCMultiClass",
+    "RegressionEvaluation",
     "ScoreListener",
     "Sequential",
-])
+    "all_reduce_evaluation",
+    "layers",
+    "load",
+    "network",
+    "options",
+]

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import readers
 
+from ..reports import FORMATS
 from ._args import (add_batch_arguments, add_source_arguments, add_threads_argument, batch_from_args,
                     source_from_args, torch_threads)
 from ._config import load_config
@@ -84,7 +85,7 @@ def run(args) -> int:
 
 def _execute(args) -> int:
     model = load_model(args.model, args.device)
-    if args.report is not None and not args.report.lower().endswith((".html", ".htm", ".md", ".json")):
+    if args.report is not None and not args.report.lower().endswith(tuple(FORMATS)):
         raise CliError(f"--report must end in .html, .md or .json, got {args.report}")
     source, batch, standardizer = resolve_data(args, model)
     names = None if batch.regression else batch.names

@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 
+from .._version import seqkit_version
 from . import _convert, _demo, _evaluate, _inspect, _predict, _train
 
 __all__ = ["EXIT_DATA_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -33,14 +34,6 @@ Exit codes: 0 success, 1 data or configuration error, 2 usage error, 130 interru
 """
 
 
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-        return version("seqkit")
-    except Exception:                                   # not installed (run from a checkout)
-        return "unknown"
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``seqkit`` and every subcommand."""
     common = argparse.ArgumentParser(add_help=False)
@@ -49,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seqkit", description=_DESCRIPTION, parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"seqkit {_version()}")
+    parser.add_argument("--version", action="version", version=f"seqkit {seqkit_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in _COMMANDS:
         module.add_parser(sub, common)

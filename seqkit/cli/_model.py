@@ -15,8 +15,7 @@ __all__ = ["LoadedModel", "is_regression", "load_model"]
 
 def is_regression(net) -> bool:
     """True when the network's output layer has a regression loss (mse, mae)."""
-    head = net.layers[-1]
-    return getattr(getattr(head, "loss_fn", None), "name", "") in ("mse", "mae")
+    return net.head().is_regression
 
 
 @dataclass

@@ -21,14 +21,14 @@ from ._inputs import eval_features_mask
 from ._regression import RegressionEvaluation
 from ._roc import ROC, ROCMultiClass
 
-__all__ = sorted([
-    "all_reduce_evaluation",
+__all__ = [
     "Evaluation",
     "EvaluationBinary",
-    "eval_features_mask",
     "LengthBuckets",
-    "RegressionEvaluation",
     "ROC",
     "ROCMultiClass",
+    "RegressionEvaluation",
     "StepAccuracy",
-])
+    "all_reduce_evaluation",
+    "eval_features_mask",
+]

@@ -45,6 +45,11 @@ class LossHead:
     loss_fn: object
     activation: object
 
+    @property
+    def is_regression(self) -> bool:
+        """True for a regression loss (mse, mae): evaluation is ``RegressionEvaluation``."""
+        return getattr(self.loss_fn, "name", "") in ("mse", "mae")
+
     def score(self, values: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None,
               *, reduction: str = "per_sequence", preactivation: bool = True) -> torch.Tensor:
         """The loss of ``values`` against ``labels``, times the labels mask, reduced.

@@ -24,29 +24,29 @@ from ._sequential import Sequential
 from ._settings import BACKPROP, LOSS_REDUCTIONS, PRECISIONS
 from ._updaters import SCHEDULES, UPDATERS, make_optimizer, make_schedule
 
-__all__ = sorted([
+__all__ = [
     "BACKPROP",
     "Checkpoint",
-    "default_progress",
     "EarlyStopping",
     "FitState",
     "InputType",
-    "Listener",
-    "load",
     "LOSS_REDUCTIONS",
-    "make_optimizer",
-    "make_schedule",
+    "Listener",
     "ModelFile",
     "ModelFileError",
     "NonFiniteLossError",
     "OPTION_NAMES",
-    "options",
     "PRECISIONS",
     "ProgressBar",
-    "read_model_file",
     "SCHEDULES",
     "ScoreListener",
     "Sequential",
     "UPDATERS",
     "WEIGHT_INITS",
-])
+    "default_progress",
+    "load",
+    "make_optimizer",
+    "make_schedule",
+    "options",
+    "read_model_file",
+]

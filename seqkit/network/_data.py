@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from ._labels import is_integer_labels
+from ._settings import positive_int
 
 __all__ = ["ArrayBatches", "DeviceBatch", "HostBatch", "Prefetcher", "as_host", "as_source", "is_one_shot",
            "to_device"]
@@ -89,8 +90,7 @@ class ArrayBatches:
 
     def __init__(self, features, labels=None, features_mask=None, labels_mask=None, *,
                  batch_size: int = 32, shuffle: bool = False, seed: int | None = None):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        positive_int(batch_size, "batch_size", error=ValueError)
         arrays = {"features": features, "labels": labels, "features_mask": features_mask,
                   "labels_mask": labels_mask}
         n = None

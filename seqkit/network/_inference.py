@@ -153,7 +153,7 @@ def evaluate(net, data, *, batch_size: int = 32, labels=None, top_n: int = 1):
     labels mask (one step per series in the many-to-one case).
     """
     head = net.head()
-    regression = getattr(head.loss_fn, "name", "") in ("mse", "mae")
+    regression = head.is_regression
     ev = RegressionEvaluation() if regression else Evaluation(labels=labels, top_n=top_n)
     with eval_mode(net):
         for b in _device_batches(net, data, batch_size, "evaluate"):

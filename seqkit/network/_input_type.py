@@ -14,16 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._errors import ConfigError
+from ._settings import positive_int
 
 __all__ = ["InputType"]
 
 _KINDS = ("recurrent", "feed_forward", "convolutional")
-
-
-def _positive(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"InputType: {what} must be a positive int, got {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -46,12 +41,12 @@ class InputType:
     @classmethod
     def recurrent(cls, n_features: int) -> "InputType":
         """Sequences of ``n_features`` features per step: ``[N, F, T]``."""
-        return cls("recurrent", _positive(n_features, "n_features"))
+        return cls("recurrent", positive_int(n_features, "InputType: n_features"))
 
     @classmethod
     def feed_forward(cls, n_features: int) -> "InputType":
         """Feature vectors: ``[N, F]``."""
-        return cls("feed_forward", _positive(n_features, "n_features"))
+        return cls("feed_forward", positive_int(n_features, "InputType: n_features"))
 
     @classmethod
     def convolutional(cls, height: int, width: int, channels: int, *,
@@ -66,8 +61,8 @@ class InputType:
         """
         if sequence is not None and not isinstance(sequence, bool):
             raise ConfigError(f"InputType: sequence must be True, False or None, got {sequence!r}")
-        return cls("convolutional", _positive(channels, "channels"), _positive(height, "height"),
-                   _positive(width, "width"), sequence)
+        return cls("convolutional", positive_int(channels, "InputType: channels"),
+                   positive_int(height, "InputType: height"), positive_int(width, "InputType: width"), sequence)
 
     def shape(self, sequence: bool | None = None) -> tuple:
         """The example shape without the batch dim; ``None`` stands for an unknown T.

@@ -33,6 +33,7 @@ import os
 import re
 import sys
 
+from ._settings import positive_int
 from ._listener_state import state_error, state_field, tensors_from_json, tensors_to_json
 
 __all__ = ["Checkpoint", "EarlyStopping", "Listener", "ProgressBar", "ScoreListener"]
@@ -71,14 +72,6 @@ class Listener:
         """At the end of ``fit`` (normal end or early stop; not after an error)."""
 
 
-def _positive(value, what: str, allow_none: bool = False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{what} must be a positive int{' or None' if allow_none else ''}, got {value!r}")
-    return value
-
-
 class ScoreListener(Listener):
     """Print (and record) the score every ``every`` iterations, DL4J's ``ScoreIterationListener``.
 
@@ -94,7 +87,7 @@ class ScoreListener(Listener):
     """
 
     def __init__(self, every: int = 10, *, printer=print, epoch_summary: bool = True):
-        self.every = _positive(every, "every")
+        self.every = positive_int(every, "every", error=ValueError)
         self.printer, self.epoch_summary = printer, epoch_summary
         self.history: list[tuple[int, float]] = []
         self.epoch_history: list[tuple[int, float, float | None]] = []
@@ -141,7 +134,7 @@ class ProgressBar(Listener):
     """
 
     def __init__(self, every: int = 10, *, file=None, leave: bool = True):
-        self.every = _positive(every, "every")
+        self.every = positive_int(every, "every", error=ValueError)
         self.file, self.leave = file, leave
         self._bar = None
 
@@ -200,11 +193,12 @@ class Checkpoint(Listener):
 
     def __init__(self, directory, *, every_iterations: int | None = None, every_epochs: int | None = 1,
                  keep_last: int | None = 3, prefix: str = "checkpoint"):
-        self.every_iterations = _positive(every_iterations, "every_iterations", allow_none=True)
-        self.every_epochs = _positive(every_epochs, "every_epochs", allow_none=True)
+        self.every_iterations = positive_int(every_iterations, "every_iterations", allow_none=True,
+                                             error=ValueError)
+        self.every_epochs = positive_int(every_epochs, "every_epochs", allow_none=True, error=ValueError)
         if self.every_iterations is None and self.every_epochs is None:
             raise ValueError("Checkpoint: give every_iterations, every_epochs or both")
-        self.keep_last = _positive(keep_last, "keep_last", allow_none=True)
+        self.keep_last = positive_int(keep_last, "keep_last", allow_none=True, error=ValueError)
         if not isinstance(prefix, str) or not prefix or os.sep in prefix:
             raise ValueError(f"Checkpoint: prefix must be a file name part, got {prefix!r}")
         self.directory, self.prefix = os.fspath(directory), prefix
@@ -300,7 +294,7 @@ class EarlyStopping(Listener):
 
     def __init__(self, patience: int = 5, *, metric: str = "score", min_delta: float = 0.0,
                  restore_best: bool = True):
-        self.patience = _positive(patience, "patience")
+        self.patience = positive_int(patience, "patience", error=ValueError)
         if metric not in ("score", "accuracy"):
             raise ValueError(f"EarlyStopping: metric must be 'score' or 'accuracy', got {metric!r}")
         if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or min_delta < 0:

@@ -43,6 +43,8 @@ from typing import Any, Mapping
 
 import torch
 
+from .._version import seqkit_version
+
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelFile", "ModelFileError", "read_model_file",
            "write_model_file"]
 
@@ -134,7 +136,7 @@ def write_model_file(path: str | os.PathLike, *, config: dict,
     manifest = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "seqkit_version": _seqkit_version(),
+        "seqkit_version": seqkit_version(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "members": {name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
                     for name, data in members.items()},
@@ -241,14 +243,6 @@ def _tensor_bytes(value: dict, what: str) -> bytes:
     buffer = io.BytesIO()
     torch.save(value, buffer)
     return buffer.getvalue()
-
-
-def _seqkit_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        return version("seqkit")
-    except PackageNotFoundError:                 # a source checkout that is not installed
-        return "unknown"
 
 
 # -- reading -----------------------------------------------------------------------

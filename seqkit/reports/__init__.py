@@ -9,7 +9,7 @@ from ._document import Document, Figure, Section, Table, Text
 from ._plots import matplotlib_available
 from ._writer import FORMATS, write_report
 
-__all__ = sorted([
+__all__ = [
     "Document",
     "FORMATS",
     "Figure",
@@ -18,4 +18,4 @@ __all__ = sorted([
     "Text",
     "matplotlib_available",
     "write_report",
-])
+]

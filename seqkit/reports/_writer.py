@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .._version import seqkit_version
 from ._html import render_html
 from ._json import render_json
 from ._markdown import render_markdown
@@ -12,14 +13,6 @@ from ._plots import matplotlib_available
 __all__ = ["FORMATS", "write_report"]
 
 FORMATS = {".html": "html", ".htm": "html", ".md": "markdown", ".json": "json"}
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-        return version("seqkit")
-    except Exception:  # noqa: BLE001 - running from a source tree without an installed distribution
-        return "dev"
 
 
 def write_report(evaluation, path) -> Path:
@@ -46,7 +39,7 @@ def write_report(evaluation, path) -> Path:
     if build is None:
         raise ValueError(f"report: {type(evaluation).__name__} cannot write a report")
     doc = build()
-    version = _version()
+    version = seqkit_version()
     if fmt == "html":
         text = render_html(doc, plots=matplotlib_available(), version=version)
     elif fmt == "markdown":
