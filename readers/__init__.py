@@ -2,34 +2,43 @@
 
 numpy, pandas and pyarrow only: importing readers never imports torch.
 
-    files --(CSVSequenceReader / ParquetSequenceReader)--> records [T, C]
+    files --(CSVSequenceReader / ParquetSequenceReader / your SequenceReader)--> records [T, C]
           --(SequenceBatches)--> Batch: features [N, F, T], labels, masks [N, T], keys
+
+Every reader is a `SequenceReader`: records one by one (`records()`, the one
+method a reader of your own needs) or many at a time as `Chunk`s (`chunks()`,
+what `SequenceBatches`, `write_parquet` and `inspect` read).
 """
 
-from ._batch import Align, Batch
-from ._batches import SequenceBatches
-from ._csv import CSVSequenceReader
+from ._align import Align
+from ._batch import Batch
+from ._chunk import Chunk
+from ._csv_reader import CSVSequenceReader
 from ._errors import SequenceDataError
 from ._inspect import Summary, inspect
-from ._parquet import ParquetSequenceReader
+from ._parquet_reader import ParquetSequenceReader
 from ._record import Record
+from ._sequence_batches import SequenceBatches
+from ._sequence_reader import SequenceReader
 from ._sources import NumberedFiles, resolve_paths
 from ._standardize import StandardizedBatches, Standardizer
 from ._write import write_parquet
 
-__all__ = sorted([
+__all__ = [
     "Align",
     "Batch",
     "CSVSequenceReader",
+    "Chunk",
     "NumberedFiles",
     "ParquetSequenceReader",
     "Record",
     "SequenceBatches",
     "SequenceDataError",
+    "SequenceReader",
     "StandardizedBatches",
     "Standardizer",
     "Summary",
     "inspect",
     "resolve_paths",
     "write_parquet",
-])
+]

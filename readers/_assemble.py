@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._batch import Align, Batch, float_mask
+from ._align import Align
+from ._batch import Batch
+from ._chunk import Chunk
 from ._errors import SequenceDataError
-from ._pad import one_hot, pad, step_mask
-from ._record import Chunk
+from ._pad import float_mask, one_hot, pad, step_mask
 
 __all__ = ["Plan", "assemble"]
 
@@ -145,5 +146,5 @@ def _last_steps(chunk: Chunk) -> Chunk:
     """A chunk whose step i is sequence i's last step, for locating errors in sequence labels."""
     lengths = chunk.lengths
     parent = chunk.locate
-    return Chunk([], np.arange(len(chunk) + 1), chunk.keys, chunk.columns,
+    return Chunk([], np.arange(len(chunk) + 1), chunk.keys, (),
                  lambda i, t: parent(i, int(lengths[i]) - 1))

@@ -1,33 +1,12 @@
-"""The batch a `SequenceBatches` yields, and the alignment modes."""
+"""Batch: the padded, masked examples a `SequenceBatches` yields."""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Align", "Batch"]
-
-
-class Align(str, enum.Enum):
-    """How features and labels of different lengths share the T steps of a batch.
-
-    DL4J semantics, per example:
-        EQUAL_LENGTH: every sequence in the batch (features and labels) has
-            the same length; anything else is an error naming the sequence.
-        ALIGN_START: features and labels start at t=0; padding after.
-        ALIGN_END: within each example, features and labels end at the same
-            step (the example's longer one's last); the example starts at
-            t=0. Labels of length 1 then sit at the last feature step.
-    """
-
-    EQUAL_LENGTH = "equal_length"
-    ALIGN_START = "align_start"
-    ALIGN_END = "align_end"
-
-    def __str__(self) -> str:
-        return self.value
+__all__ = ["Batch"]
 
 
 @dataclass(eq=False)
@@ -66,9 +45,3 @@ class Batch:
                 f"features_mask={shape(self.features_mask)}, labels_mask={shape(self.labels_mask)}, "
                 f"keys=[{len(self.keys)} keys])")
 
-
-def float_mask(mask: np.ndarray, lengths: np.ndarray) -> np.ndarray | None:
-    """float32 `[N, T]` 0/1 from a bool step mask, or None when every step is real."""
-    if (lengths == mask.shape[1]).all():
-        return None
-    return mask.astype(np.float32)

@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ._batches import column_index
+from ._sequence_batches import column_index
+from ._sequence_reader import checked_chunks, require_reader
 
 __all__ = ["Summary", "inspect"]
 
@@ -50,8 +51,8 @@ class Summary:
         lines = [
             f"source:    {self.source}",
             f"sequences: {self.sequences}",
-            f"length:    min {self.length_min}, median {median}, max {self.length_max} "
-            f"({self.steps} steps)",
+            (f"length:    min {self.length_min}, median {median}, max {self.length_max} "
+             f"({self.steps} steps)"),
             f"columns:   {len(self.columns)}: {', '.join(map(str, self.columns))}",
             f"NaN/inf:   {self.nan_count}",
         ]
@@ -84,15 +85,23 @@ def inspect(reader, *, label_column=None, labels=None, classes=None) -> Summary:
     """Read a data set once and summarise it.
 
     Args:
-        reader: a `CSVSequenceReader` or `ParquetSequenceReader`.
+        reader: a `SequenceReader` (`CSVSequenceReader`, `ParquetSequenceReader`,
+            or a reader of your own).
         label_column: a label column of `reader` (name or index), counted
             as classes and left out of the feature columns.
-        labels: a labels reader instead; its first column is the class.
+        labels: a labels `SequenceReader` instead; its first column is the class.
         classes: class names for text labels (their order gives the index).
 
     Returns:
         A `Summary`: readable `str()`, `to_dict()`.
+
+    Shape:
+        reads every record `[T, C]` once (chunk by chunk, nothing kept but
+        the lengths `[N]` and the counts).
     """
+    require_reader(reader, "reader")
+    if labels is not None:
+        require_reader(labels, "labels")
     if label_column is not None and labels is not None:
         raise ValueError("give either a labels reader or label_column, not both")
     columns = list(reader.columns)
@@ -102,7 +111,7 @@ def inspect(reader, *, label_column=None, labels=None, classes=None) -> Summary:
         label_name = columns[label_index]
     text = {0 if labels is not None else label_index: classes} if classes is not None else {}
     lengths, nan, step_counts, seq_counts = [], 0, Counter(), Counter()
-    for chunk in reader._chunks({} if labels is not None else text):
+    for chunk in checked_chunks(reader, {} if labels is not None else text, columns=tuple(columns)):
         lengths.append(chunk.lengths)
         nan += sum(int((~np.isfinite(ch)).sum()) for c, ch in enumerate(chunk.channels)
                    if c != label_index)
@@ -112,7 +121,7 @@ def inspect(reader, *, label_column=None, labels=None, classes=None) -> Summary:
             _count(seq_counts, label[chunk.offsets[1:] - 1])
     if labels is not None:
         label_name = labels.columns[0]
-        for chunk in labels._chunks(text):
+        for chunk in checked_chunks(labels, text):
             _count(step_counts, chunk.channels[0])
             _count(seq_counts, chunk.channels[0][chunk.offsets[1:] - 1])
     lengths = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)

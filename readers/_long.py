@@ -13,9 +13,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._chunk import Chunk
 from ._columns import is_text, to_float
 from ._errors import SequenceDataError
-from ._record import Chunk
 
 __all__ = ["check_ids", "group_codes", "group_long", "order_values", "row_locator"]
 

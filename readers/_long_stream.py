@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from ._chunk import Chunk
 from ._long import check_ids, group_codes
-from ._record import Chunk
 
 __all__ = ["IdRanks", "rank_ids", "stream_groups"]
 
@@ -104,7 +104,7 @@ class _Rows:
         None, at int64 `[R]` (table row, for messages).
     """
 
-    __slots__ = ("codes", "channels", "order", "at")
+    __slots__ = ("at", "channels", "codes", "order")
 
     def __init__(self, codes, channels, order, at):
         self.codes, self.channels, self.order, self.at = codes, channels, order, at

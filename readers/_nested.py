@@ -11,9 +11,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._chunk import Chunk
 from ._columns import class_indices, is_text, to_float
 from ._errors import SequenceDataError
-from ._record import Chunk
 
 __all__ = ["ColumnSpec", "channel_values", "column_spec", "nested_chunk"]
 
@@ -41,7 +41,7 @@ class ColumnSpec:
         text: whether the values are text (usable only as class labels).
     """
 
-    __slots__ = ("name", "kind", "width", "text")
+    __slots__ = ("kind", "name", "text", "width")
 
     def __init__(self, name: str, kind: str, width: int = 1, text: bool = False):
         self.name, self.kind, self.width, self.text = name, kind, width, text

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["one_hot", "pad", "step_mask"]
+__all__ = ["float_mask", "one_hot", "pad", "step_mask"]
 
 
 def step_mask(lengths: np.ndarray, starts, steps: int) -> np.ndarray:
@@ -63,3 +63,15 @@ def one_hot(classes: np.ndarray, mask: np.ndarray, num_classes: int) -> np.ndarr
     rows, cols = np.nonzero(mask)                                       # [R] each, row-major
     out[rows, classes, cols] = 1.0
     return out
+
+
+def float_mask(mask: np.ndarray, lengths: np.ndarray) -> np.ndarray | None:
+    """float32 `[N, T]` 0/1 from a bool step mask `[N, T]`, or None when every step is real.
+
+    Args:
+        mask: bool `[N, T]`, True at real steps.
+        lengths: int `[N]` real steps per example.
+    """
+    if (lengths == mask.shape[1]).all():
+        return None
+    return mask.astype(np.float32)

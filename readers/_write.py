@@ -10,6 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ._sequence_reader import checked_chunks, require_reader
+
 __all__ = ["write_parquet"]
 
 
@@ -32,7 +34,8 @@ def write_parquet(reader, path, *, dtype="float64", key_column: str = "key",
     chunk.
 
     Args:
-        reader: any reader (`CSVSequenceReader`, `ParquetSequenceReader`).
+        reader: any `SequenceReader` (`CSVSequenceReader`,
+            `ParquetSequenceReader`, or a reader of your own).
         path: the file to write.
         dtype: "float64" (exact) or "float32" (half the size, rounded).
         key_column: name of the key column.
@@ -47,14 +50,20 @@ def write_parquet(reader, path, *, dtype="float64", key_column: str = "key",
 
     Returns:
         The number of sequences written.
+
+    Shape:
+        each record `[T, C]` becomes one row: C `list<dtype>` cells of T
+        values, and its key.
     """
+    require_reader(reader, "reader")
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be a callable taking a number of sequences (e.g. a tqdm "
                         f"bar's update), got {type(progress).__name__}")
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    columns = [str(c) for c in reader.columns]
+    names = tuple(reader.columns)
+    columns = [str(c) for c in names]
     if key_column in columns:
         raise ValueError(f"key_column {key_column!r} is also a record column; choose another name")
     value_type = pa.float64() if dtype == np.float64 else pa.float32()
@@ -63,7 +72,7 @@ def write_parquet(reader, path, *, dtype="float64", key_column: str = "key",
     schema = pa.schema(fields, metadata=meta)
     written = 0
     with pq.ParquetWriter(os.fspath(path), schema, compression=compression) as writer:
-        for chunk in reader._chunks():
+        for chunk in checked_chunks(reader, columns=names):
             arrays = [_list_column(ch.astype(dtype, copy=False), chunk.offsets) for ch in chunk.channels]
             arrays.append(pa.array([str(k) for k in chunk.keys], pa.string()))
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=row_group_size)

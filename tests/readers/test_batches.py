@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from seqdata import reference_batch, unpad, write_csv, write_long_csv, write_numbered
 
 import readers
 from readers import SequenceDataError
-from seqdata import reference_batch, unpad, write_csv, write_long_csv, write_numbered
 
 
 def _pair(tmp_path, feats, labs):
@@ -127,7 +127,7 @@ def _keys(batches):
 
 
 def test_shuffle_is_reproducible_and_reshuffles_per_epoch(tmp_path):
-    _, _, (features, labels) = _random_pair(tmp_path, n=20)
+    feats, labs, (features, labels) = _random_pair(tmp_path, n=20)
 
     def make(seed):
         return readers.SequenceBatches(features, labels, batch_size=3, num_classes=4,
@@ -140,10 +140,42 @@ def test_shuffle_is_reproducible_and_reshuffles_per_epoch(tmp_path):
     assert second != first and second == _keys(b)          # epoch 1 of both
     a.set_epoch(0)
     assert _keys(a) == first
-    # Features and labels stay paired under shuffling.
+    # Features and labels stay paired under shuffling: each example holds the features and the
+    # labels of the sequence its key names.
+    paths = list(features.source)
     for batch in make(3):
-        for key, lab in zip(batch.keys, batch.labels):
-            assert key.replace("/f/", "/l/") in labels._paths
+        examples = zip(batch.keys, unpad(batch.features, batch.features_mask),
+                       unpad(batch.labels, batch.labels_mask))
+        for key, x, y in examples:
+            i = paths.index(key)
+            np.testing.assert_array_equal(x, feats[i])
+            np.testing.assert_array_equal(y.argmax(axis=1), labs[i])
+
+
+@pytest.mark.parametrize("align", ["align_start", "align_end"])
+@pytest.mark.parametrize("shuffle, bucket", [(True, False), (False, True), (True, True)])
+def test_every_label_belongs_to_its_features_when_reordered(tmp_path, align, shuffle, bucket):
+    # Sequence i: features (i, t) and labels 1000 i + t, of unrelated lengths, in two readers.
+    rng = np.random.default_rng(7)
+    n = 60
+    lf, ll = rng.integers(1, 12, n), rng.integers(1, 12, n)
+    feats = [np.column_stack([np.full(t, i), np.arange(t)]).astype(float) for i, t in enumerate(lf)]
+    labs = [(1000.0 * i + np.arange(t))[:, None] for i, t in enumerate(ll)]
+    features = readers.CSVSequenceReader(write_numbered(tmp_path / "f", feats))
+    labels = readers.CSVSequenceReader(write_numbered(tmp_path / "l", labs))
+    batches = readers.SequenceBatches(features, labels, batch_size=4, regression=True, align=align,
+                                      shuffle=shuffle, bucket_by_length=bucket, seed=2)
+    paths, seen = list(features.source), []
+    for batch in batches:
+        examples = zip(batch.keys, unpad(batch.features, batch.features_mask),
+                       unpad(batch.labels, batch.labels_mask))
+        for key, x, y in examples:
+            i = int(x[0, 0])
+            assert key == paths[i]
+            np.testing.assert_array_equal(x, feats[i])
+            np.testing.assert_array_equal(y, labs[i])
+            seen.append(i)
+    assert sorted(seen) == list(range(n)) and seen != list(range(n))     # all of them, reordered
 
 
 def test_bucket_by_length_reduces_padding_and_loses_nothing(tmp_path):
@@ -176,12 +208,12 @@ def test_shards_are_disjoint_and_cover_everything(tmp_path, shuffle):
         keys = _keys(batches)
         assert len(batches) == -(-len(keys) // 4)
         shares.append(keys)
-    assert sorted(sum(shares, [])) == sorted(features._paths)
+    assert sorted(k for share in shares for k in share) == sorted(features._paths)
     assert [len(s) for s in shares] == [8, 8, 7]
 
 
 def test_shard_validation_and_auto(monkeypatch, tmp_path):
-    _, _, (features, labels) = _random_pair(tmp_path, n=4)
+    _, _, (features, _) = _random_pair(tmp_path, n=4)
     for bad in [(3, 3), (-1, 2), (0, 0), "x", (1.0, 2)]:
         with pytest.raises(ValueError):
             readers.SequenceBatches(features, batch_size=1, shard=bad)
@@ -196,7 +228,7 @@ def test_shard_validation_and_auto(monkeypatch, tmp_path):
 
 def test_drop_last_and_len(tmp_path):
     _, _, (features, labels) = _random_pair(tmp_path, n=10)
-    kw = dict(num_classes=4, align="align_start")
+    kw = {"num_classes": 4, "align": "align_start"}
     assert len(readers.SequenceBatches(features, labels, batch_size=4, **kw)) == 3
     kept = readers.SequenceBatches(features, labels, batch_size=4, drop_last=True, **kw)
     assert len(kept) == 2 and [len(b) for b in kept] == [4, 4]
@@ -269,14 +301,14 @@ def test_no_labels(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(batch_size=0), "batch_size"),
-    (dict(batch_size=1, align="middle"), "align"),
-    (dict(batch_size=1, label_column=0), "num_classes"),
-    (dict(batch_size=1, label_column=0, classes=["a"], regression=True), "regression"),
-    (dict(batch_size=1, label_column=0, classes=["a", "a"]), "distinct"),
-    (dict(batch_size=1, label_column=0, classes=["a", "b"], num_classes=3), "classes"),
-    (dict(batch_size=1, sequence_labels=True), "sequence_labels"),
-    (dict(batch_size=1, label_column=0, num_classes=0), "num_classes"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"batch_size": 1, "align": "middle"}, "align"),
+    ({"batch_size": 1, "label_column": 0}, "num_classes"),
+    ({"batch_size": 1, "label_column": 0, "classes": ["a"], "regression": True}, "regression"),
+    ({"batch_size": 1, "label_column": 0, "classes": ["a", "a"]}, "distinct"),
+    ({"batch_size": 1, "label_column": 0, "classes": ["a", "b"], "num_classes": 3}, "classes"),
+    ({"batch_size": 1, "sequence_labels": True}, "sequence_labels"),
+    ({"batch_size": 1, "label_column": 0, "num_classes": 0}, "num_classes"),
 ])
 def test_configuration_errors(tmp_path, kwargs, message):
     reader = readers.CSVSequenceReader(write_numbered(tmp_path / "f", [np.ones((2, 2))]))

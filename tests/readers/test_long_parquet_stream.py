@@ -52,8 +52,8 @@ def _check(paths, ids, order, values, *, block):
     want = _reference(ids, order, values)
     file_rows = np.cumsum([0] + [pq.ParquetFile(p).metadata.num_rows for p in paths])
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(readers._parquet, "_LONG_READ_ROWS", block)
-        chunks = list(reader._chunks())
+        patch.setattr(readers._parquet_reader, "_LONG_READ_ROWS", block)
+        chunks = list(reader.chunks())
         records = list(reader)
     assert [r.key for r in records] == list(want) and len(reader) == len(want)
     assert sum(len(c) for c in chunks) == len(want)
@@ -128,7 +128,7 @@ def test_integer_order_column_is_sorted_as_integers(tmp_path):
 
 
 def test_errors_name_the_file_and_row_across_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr(readers._parquet, "_LONG_READ_ROWS", 2)
+    monkeypatch.setattr(readers._parquet_reader, "_LONG_READ_ROWS", 2)
     first, second = tmp_path / "p1.parquet", tmp_path / "p2.parquet"
     pq.write_table(pa.table({"id": ["a", "a", "b"], "t": [0, 1, 0], "v": [1.0, 2.0, 3.0]}), first,
                    row_group_size=2)

@@ -6,10 +6,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from seqdata import first_appearance, long_rows, write_long_parquet, write_nested_parquet, write_numbered
 
 import readers
 from readers import SequenceDataError
-from seqdata import first_appearance, long_rows, write_long_parquet, write_nested_parquet, write_numbered
 
 
 def test_nested_list_columns(tmp_path):
@@ -59,13 +59,13 @@ def test_text_label_column_in_nested_rows(tmp_path):
 
 
 def test_streams_by_record_batch_across_files_and_row_groups(tmp_path, monkeypatch):
-    monkeypatch.setattr(readers._parquet, "_READ_ROWS", 3)
+    monkeypatch.setattr(readers._parquet_reader, "_READ_ROWS", 3)
     rng = np.random.default_rng(0)
     seqs = [rng.normal(size=(int(rng.integers(1, 5)), 2)) for _ in range(23)]
     a = write_nested_parquet(tmp_path / "a.parquet", seqs[:10], ["x", "y"], row_group_size=4)
     b = write_nested_parquet(tmp_path / "b.parquet", seqs[10:], ["x", "y"], row_group_size=5)
     reader = readers.ParquetSequenceReader([a, b])
-    chunks = list(reader._chunks())
+    chunks = list(reader.chunks())
     assert max(len(c) for c in chunks) <= 3 and sum(len(c) for c in chunks) == 23
     records = list(reader)
     assert records[12].key == f"{b}#3"
@@ -75,18 +75,18 @@ def test_streams_by_record_batch_across_files_and_row_groups(tmp_path, monkeypat
 
 def _recorded(reader) -> list:
     """Make `reader` note the size of each chunk it yields, in the list returned."""
-    sizes, original = [], reader._chunks
+    sizes, original = [], reader.chunks
 
-    def recording(text=None, **hints):
-        for chunk in original(text, **hints):
+    def recording(classes=None, **hints):
+        for chunk in original(classes, **hints):
             sizes.append(len(chunk))
             yield chunk
-    reader._chunks = recording
+    reader.chunks = recording
     return sizes
 
 
 def test_batches_pull_chunks_lazily(tmp_path, monkeypatch):
-    monkeypatch.setattr(readers._parquet, "_READ_ROWS", 4)
+    monkeypatch.setattr(readers._parquet_reader, "_READ_ROWS", 4)
     path = write_nested_parquet(tmp_path / "n.parquet", [np.ones((3, 1))] * 40, ["x"])
     reader = readers.ParquetSequenceReader(path)
     pulled = _recorded(reader)
@@ -96,7 +96,7 @@ def test_batches_pull_chunks_lazily(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("batch_size, read", [(2, 4), (7, 7), (9, 8)])
 def test_read_size_follows_the_batch_size(tmp_path, monkeypatch, batch_size, read):
-    monkeypatch.setattr(readers._parquet, "_READ_ROWS", 4)           # the least rows per read
+    monkeypatch.setattr(readers._parquet_reader, "_READ_ROWS", 4)           # the least rows per read
     path = write_nested_parquet(tmp_path / "n.parquet", [np.ones((2, 1))] * 40, ["x"],
                                 row_group_size=8)                     # a read stops at a row group
     reader = readers.ParquetSequenceReader(path)
@@ -169,12 +169,12 @@ def test_layout_errors(tmp_path):
         readers.ParquetSequenceReader(tmp_path / "nope.parquet")
     pq.write_table(pa.table({"id": [1], "v": [1.0]}), tmp_path / "flat.parquet")
     with pytest.raises(SequenceDataError, match="no list column"):
-        readers.ParquetSequenceReader(tmp_path / "flat.parquet").columns
+        _ = readers.ParquetSequenceReader(tmp_path / "flat.parquet").columns
     pq.write_table(pa.table({"id": [1], "v": [[1.0]]}), tmp_path / "l.parquet")
     with pytest.raises(SequenceDataError, match="list column in a long table"):
-        readers.ParquetSequenceReader(tmp_path / "l.parquet", id_column="id").columns
+        _ = readers.ParquetSequenceReader(tmp_path / "l.parquet", id_column="id").columns
     with pytest.raises(SequenceDataError, match="not found"):
-        readers.ParquetSequenceReader(tmp_path / "l.parquet", columns=["w"]).columns
+        _ = readers.ParquetSequenceReader(tmp_path / "l.parquet", columns=["w"]).columns
     with pytest.raises(ValueError):
         readers.ParquetSequenceReader(tmp_path / "l.parquet", order_column="v")
 
@@ -202,7 +202,7 @@ def test_write_parquet_round_trip(tmp_path, dtype):
 
 
 def test_write_parquet_reports_progress_per_block(tmp_path, monkeypatch):
-    monkeypatch.setattr(readers._parquet, "_READ_ROWS", 4)                # several blocks
+    monkeypatch.setattr(readers._parquet_reader, "_READ_ROWS", 4)                # several blocks
     seqs = [np.full((i % 5 + 1, 2), float(i)) for i in range(23)]
     source = readers.ParquetSequenceReader(
         write_nested_parquet(tmp_path / "in.parquet", seqs, ["x", "y"], row_group_size=8))

@@ -7,10 +7,11 @@ import os
 
 import numpy as np
 
+from ._align import Align
 from ._assemble import Plan, assemble
-from ._batch import Align
+from ._chunk import Chunk
 from ._errors import SequenceDataError
-from ._record import Chunk
+from ._sequence_reader import checked_chunks, require_reader
 
 __all__ = ["SequenceBatches", "column_index"]
 
@@ -21,7 +22,7 @@ def _shard(shard) -> tuple:
     if shard is None:
         return 0, 1
     if shard == "auto":
-        shard = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+        shard = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     try:
         rank, world = shard
     except (TypeError, ValueError):
@@ -42,6 +43,11 @@ def column_index(spec, columns: tuple, what: str) -> int:
     if spec in columns:
         return columns.index(spec)
     raise ValueError(f"{what} {spec!r} is not a column; columns are {list(columns)}")
+
+
+def _concat(chunks: list) -> Chunk:
+    """All sequences of `chunks` in one chunk (an empty one for none)."""
+    return Chunk.concat(chunks) if chunks else Chunk([], np.zeros(1, dtype=np.int64), [], ())
 
 
 class _Sharded:
@@ -93,8 +99,9 @@ class SequenceBatches:
     """Padded, masked NCL batches from sequence readers.
 
     Args:
-        features: a reader (`CSVSequenceReader`, `ParquetSequenceReader`).
-        labels: a second reader; sequence i of `labels` labels sequence i of
+        features: a `SequenceReader` (`CSVSequenceReader`,
+            `ParquetSequenceReader`, or a reader of your own).
+        labels: a second `SequenceReader`; sequence i of `labels` labels sequence i of
             `features`, and the two must hold the same number of sequences.
             For classification its first column is the class (other columns
             are ignored, as in DL4J); for regression all its columns are labels.
@@ -151,6 +158,9 @@ class SequenceBatches:
                  sequence_labels: bool = False, classes=None, shuffle: bool = False, seed=None,
                  drop_last: bool = False, bucket_by_length: bool = False, shard=None,
                  allow_nan: bool = False):
+        require_reader(features, "features")
+        if labels is not None:
+            require_reader(labels, "labels")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         try:
@@ -279,8 +289,8 @@ class SequenceBatches:
 
     def _streamed(self, plan, ftext, ltext):
         rows = self.batch_size * self.world_size          # sequences read per batch of this rank
-        fsource = _Sharded(self.features._chunks(ftext, rows=rows), self.rank, self.world_size)
-        lsource = _Sharded(self.labels._chunks(ltext, rows=rows), self.rank, self.world_size) \
+        fsource = _Sharded(checked_chunks(self.features, ftext, rows=rows), self.rank, self.world_size)
+        lsource = _Sharded(checked_chunks(self.labels, ltext, rows=rows), self.rank, self.world_size) \
             if self.labels is not None else None
         fcur, lcur = _Cursor(fsource), (_Cursor(lsource) if lsource else None)
         size = self.batch_size
@@ -300,8 +310,8 @@ class SequenceBatches:
             yield assemble(plan, fchunk, lchunk)
 
     def _indexed(self, plan, ftext, ltext, epoch: int):
-        fall = Chunk.concat(list(self.features._chunks(ftext)))
-        lall = Chunk.concat(list(self.labels._chunks(ltext))) if self.labels is not None else fall
+        fall = _concat(list(checked_chunks(self.features, ftext)))
+        lall = _concat(list(checked_chunks(self.labels, ltext))) if self.labels is not None else fall
         if len(fall) != len(lall):
             raise self._mismatch(len(fall), len(lall))
         rng = np.random.default_rng(None if self.seed is None else [self.seed, epoch])

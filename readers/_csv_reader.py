@@ -17,11 +17,12 @@ import numpy as np
 import pyarrow as pa
 
 from . import _csv_files
+from ._chunk import Chunk
 from ._columns import class_indices
 from ._csv_files import load, parse
 from ._errors import SequenceDataError
 from ._long import group_long, row_locator
-from ._record import Chunk
+from ._sequence_reader import SequenceReader
 from ._sources import describe_source, resolve_paths
 
 __all__ = ["CSVSequenceReader"]
@@ -54,7 +55,7 @@ def _position(spec, names: list, what: str, path: str, header_row) -> int:
     return matches[0]
 
 
-class CSVSequenceReader:
+class CSVSequenceReader(SequenceReader):
     """Sequences from CSV files; parsing is done by pyarrow.
 
     Layouts:
@@ -85,7 +86,11 @@ class CSVSequenceReader:
     different column count and non-numeric values. Empty fields and `NaN`
     read as NaN, which `SequenceBatches` rejects unless `allow_nan=True`.
 
-    Iterating yields `Record`s; each iteration reads the files again.
+    A `SequenceReader`: iterating yields `Record`s, `chunks()` the same
+    sequences in blocks; each iteration reads the files again.
+
+    Shape:
+        each record's `values` are float64 `[T, C]`: T steps, C = `len(columns)`.
     """
 
     def __init__(self, source, *, skip_lines: int = 0, delimiter: str = ",", id_column=None,
@@ -152,23 +157,17 @@ class CSVSequenceReader:
         plan = self._layout()
         return tuple(plan["names"][p] for p in plan["values"])
 
-    def __len__(self) -> int:
-        if self._count is None:
-            raise TypeError("the number of sequences of a long table is known only after it has "
-                            "been read once")
+    @property
+    def num_sequences(self) -> int | None:
+        """The number of sequences, or None while unknown.
+
+        One file per sequence: the files. Long table: the ids, once read.
+        """
         return self._count
 
-    def __iter__(self):
-        for chunk in self._chunks():
-            for i in range(len(chunk)):
-                yield chunk.record(i)
-
-    def __repr__(self) -> str:
-        extra = "".join(f", {k}={v!r}" for k, v in (
-            ("skip_lines", self.skip_lines), ("id_column", self.id_column),
-            ("order_column", self.order_column), ("columns", self._columns_spec))
-            if v not in (None, 0))
-        return f"CSVSequenceReader({describe_source(self.source)}{extra})"
+    def _repr_parts(self) -> tuple:
+        return self.source, {"skip_lines": self.skip_lines or None, "id_column": self.id_column,
+                             "order_column": self.order_column, "columns": self._columns_spec}
 
     # ---- reading ------------------------------------------------------------------------
     def _groups(self):
@@ -232,15 +231,15 @@ class CSVSequenceReader:
                 channels.append(column.to_numpy())   # nulls become NaN
         return channels
 
-    def _chunks(self, text: dict | None = None, *, rows: int | None = None):
-        """Yield `Chunk`s.
+    def chunks(self, classes: dict | None = None, *, rows: int | None = None):
+        """Yield `Chunk`s: blocks of files (one chunk per block), or the whole long table.
 
         Args:
-            text: record column index -> class names (text labels).
+            classes: record column index -> class names (text labels).
             rows: the batch size the chunks are for; unused (CSV is read in
                 blocks of bytes, see `_groups`).
         """
-        text = text or {}
+        text = classes or {}
         kinds = self._kinds(text)
         plan = self._layout()
         columns = self.columns

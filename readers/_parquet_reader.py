@@ -30,6 +30,7 @@ from ._long import order_values, row_locator
 from ._long_stream import rank_ids, stream_groups
 from ._nested import channel_values, column_spec, nested_chunk
 from ._prefetch import prefetch
+from ._sequence_reader import SequenceReader
 from ._sources import describe_source, natural_key, resolve_paths
 
 __all__ = ["ParquetSequenceReader"]
@@ -67,7 +68,7 @@ def _open_dataset(source, filesystem=None):
     return dataset, files
 
 
-class ParquetSequenceReader:
+class ParquetSequenceReader(SequenceReader):
     """Sequences from Parquet, nested (one row per sequence) or long (one row per step).
 
     Layouts:
@@ -110,7 +111,8 @@ class ParquetSequenceReader:
     Shape:
         each record's `values` are float64 `[T, C]`: T steps, C = `len(columns)`.
 
-    Iterating yields `Record`s; each iteration reads the files again.
+    A `SequenceReader`: iterating yields `Record`s, `chunks()` the same
+    sequences in blocks; each iteration reads the files again.
     """
 
     def __init__(self, source, *, id_column=None, order_column=None, columns=None, key_column=None,
@@ -189,10 +191,9 @@ class ParquetSequenceReader:
             return False
         if any(_DEFAULT_KEY in parts for _, parts in self._files):
             return False                          # a partition key: one value per file, not per row
-        if self._columns_spec is not None and \
-                _DEFAULT_KEY in [self._field(c, "column") for c in self._columns_spec]:
-            return False                          # asked for as a column
-        return True
+        # Not when it is asked for as a column.
+        return self._columns_spec is None or \
+            _DEFAULT_KEY not in [self._field(c, "column") for c in self._columns_spec]
 
     def _first_step(self, name: str):
         """The first step of a `list<list>` column (its width), from the first non-empty row."""
@@ -209,26 +210,19 @@ class ParquetSequenceReader:
         """The record's column (channel) names, in record order."""
         return self._layout()["columns"]
 
-    def __len__(self) -> int:
-        if self.id_column is None:
-            if self._count is None:
-                self._count = self._dataset.count_rows()
-            return self._count
-        if self._count is None:
-            raise TypeError("the number of sequences of a long table is known only after it has "
-                            "been read once")
+    @property
+    def num_sequences(self) -> int | None:
+        """The number of sequences, or None while unknown.
+
+        Nested: the rows, from the file footers. Long: the ids, once read.
+        """
+        if self.id_column is None and self._count is None:
+            self._count = self._dataset.count_rows()
         return self._count
 
-    def __iter__(self):
-        for chunk in self._chunks():
-            for i in range(len(chunk)):
-                yield chunk.record(i)
-
-    def __repr__(self) -> str:
-        extra = "".join(f", {k}={v!r}" for k, v in (
-            ("id_column", self.id_column), ("order_column", self.order_column),
-            ("key_column", self.key_column), ("columns", self._columns_spec)) if v is not None)
-        return f"ParquetSequenceReader({describe_source(self.source)}{extra})"
+    def _repr_parts(self) -> tuple:
+        return self.source, {"id_column": self.id_column, "order_column": self.order_column,
+                             "key_column": self.key_column, "columns": self._columns_spec}
 
     # ---- reading ------------------------------------------------------------------------
     def _batches(self, path: str, parts: dict, names: list, rows: int):
@@ -237,7 +231,7 @@ class ParquetSequenceReader:
         with pq.ParquetFile(self._dataset.filesystem.open_input_file(path), pre_buffer=False) as parquet:
             missing = set(in_file) - set(parquet.schema_arrow.names)
             if missing:
-                raise SequenceDataError("column missing from file", source=path, column=sorted(missing)[0],
+                raise SequenceDataError("column missing from file", source=path, column=min(missing),
                                         expected=f"columns {in_file}", found=parquet.schema_arrow.names)
             # Row group by row group, so at most one row group's column chunks are held.
             for group in range(parquet.num_row_groups):
@@ -265,15 +259,15 @@ class ParquetSequenceReader:
                 yield j, row0, batch
                 row0 += batch.num_rows
 
-    def _chunks(self, text: dict | None = None, *, rows: int | None = None):
-        """Yield `Chunk`s.
+    def chunks(self, classes: dict | None = None, *, rows: int | None = None):
+        """Yield `Chunk`s: one per block of nested rows, or long-table sequences as they complete.
 
         Args:
-            text: record column index -> class names (text labels).
+            classes: record column index -> class names (text labels).
             rows: the batch size the chunks are for: nested rows are read
                 `max(rows, 512)` at a time, so memory follows the batch.
         """
-        text = text or {}
+        text = classes or {}
         if self._layout()["id"] is not None:
             yield from self._long_chunks(text)
         else:
