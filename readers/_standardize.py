@@ -8,6 +8,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ._batch import Batch
+from ._errors import SequenceDataError
 
 __all__ = ["Standardizer"]
 
@@ -74,8 +75,36 @@ class Standardizer:
         var = np.maximum(total_sq / count - mean_c * mean_c, 0.0)
         return cls(shift + mean_c, np.sqrt(var), columns=getattr(batches, "feature_columns", None))
 
+    def for_columns(self, columns) -> "Standardizer":
+        """This standardizer with its statistics in the order of ``columns`` (matched by name).
+
+        Returns ``self`` when the names are the same in the same order, or when
+        either side has no names.
+
+        Raises:
+            SequenceDataError: a column the standardizer was fitted on is
+                missing, or the data has one it was not fitted on (both named).
+        """
+        if self.columns is None or columns is None:
+            return self
+        given = [str(c) for c in columns]
+        if given == self.columns:
+            return self
+        missing = [c for c in self.columns if c not in given]
+        extra = [c for c in given if c not in self.columns]
+        if missing or extra:
+            raise SequenceDataError(
+                f"Standardizer: fitted on columns {self.columns} but the data has {given} (missing: "
+                f"{missing or 'none'}; extra: {extra or 'none'}); statistics are matched by name")
+        order = [self.columns.index(c) for c in given]
+        return Standardizer(self.mean[order], self.std[order], given)
+
     def transform(self, batch: Batch) -> Batch:
-        """A copy of ``batch`` with standardised features (float32); padding stays 0."""
+        """A copy of ``batch`` with standardised features (float32); padding stays 0.
+
+        The batch's channels must be in this standardizer's column order
+        (``__call__`` matches a ``SequenceBatches``' columns by name first).
+        """
         x = batch.features
         if x.shape[1] != self.mean.size:
             raise ValueError(f"Standardizer: fitted on {self.mean.size} features, "
@@ -113,8 +142,10 @@ class StandardizedBatches:
         self.standardizer = standardizer
 
     def __iter__(self) -> Iterator[Batch]:
+        # Statistics matched to the data's columns by name, never by position.
+        matched = self.standardizer.for_columns(getattr(self.batches, "feature_columns", None))
         for batch in self.batches:
-            yield self.standardizer.transform(batch)
+            yield matched.transform(batch)
 
     def __len__(self) -> int:
         return len(self.batches)                      # TypeError when the wrapped batches have no len

@@ -4,8 +4,8 @@ Every layer is a ``torch.nn.Module`` taking NCL input ``[N, F, T]`` (or ``[N, F]
 for feed-forward layers) and an optional ``[N, T]`` mask. See docs/masking.md.
 """
 
-from ._activations import ACTIVATIONS, get_activation
-from ._base import Layer
+from ._activations import ACTIVATIONS, activation_name, get_activation
+from ._base import LAYOUTS, Layer, layer_trait
 from ._config import layer_from_config, layer_to_config, register_layer, registered_layers
 from ._bidirectional import MERGE_MODES, Bidirectional
 from ._conv import Conv2D, Subsampling2D
@@ -16,7 +16,7 @@ from ._last_time_step import LastTimeStep
 from ._losses import LOSSES, REDUCTIONS, Loss, compute_loss, get_loss
 from ._mask_zero import MaskZero
 from ._output import LossHead, Output, RnnLoss, RnnOutput
-from ._preprocessors import CnnToRnn, FeedForwardToRnn, Preprocessor, RnnToFeedForward
+from ._preprocessors import CnnToFeedForward, CnnToRnn, FeedForwardToRnn, Preprocessor, RnnToFeedForward
 from ._time_distributed import TimeDistributed
 from ._cells import GRUCell, LSTMCell, SimpleRNNCell
 from ._graves import GravesLSTM
@@ -31,6 +31,7 @@ from ._stacked import StackedRNNCells
 __all__ = [
     "ACTIVATIONS",
     "Bidirectional",
+    "CnnToFeedForward",
     "CnnToRnn",
     "Conv1D",
     "Conv2D",
@@ -42,6 +43,7 @@ __all__ = [
     "GRU",
     "GRUCell",
     "GravesLSTM",
+    "LAYOUTS",
     "LOSSES",
     "LSTM",
     "LSTMCell",
@@ -65,11 +67,13 @@ __all__ = [
     "StepMask",
     "Subsampling2D",
     "TimeDistributed",
+    "activation_name",
     "compute_loss",
     "get_activation",
     "get_loss",
     "layer_from_config",
     "layer_to_config",
+    "layer_trait",
     "register_layer",
     "registered_layers",
 ]

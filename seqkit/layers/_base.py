@@ -9,22 +9,34 @@ the parameters exist: pass ``n_in`` or call ``build`` first.
 Every layer also remembers the arguments it was constructed with (see
 :func:`record_init_args`); :mod:`seqkit.layers._config` turns them into a
 JSON config from which the layer can be rebuilt.
+
+Every layer also describes itself (see "Self-description" on :class:`Layer`):
+what layouts it takes, whether it needs, reduces or reverses the time axis,
+the mask its steps follow, its output shape, the layer it wraps. A network
+asks these questions instead of testing class names; :func:`layer_trait`
+asks them of any module, giving a plain torch module the defaults.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+from typing import Sequence
 
 import torch
 from torch import nn
 
 from .._errors import ConfigError
 
-__all__ = ["Layer", "record_init_args"]
+__all__ = ["LAYOUTS", "Layer", "layer_trait", "record_init_args"]
 
 #: Attribute (in the instance ``__dict__``) holding the recorded constructor arguments.
 INIT_ARGS_ATTR = "_init_args"
+
+#: The input layouts a layer may name in :attr:`Layer.input_layouts`, by rank without the
+#: batch dim: vectors ``(F,)``, sequences ``(F, T)``, images ``(C, H, W)`` (also ConvLSTM1D's
+#: ``(C, T, W)``), video ``(C, T, H, W)``.
+LAYOUTS: tuple[str, ...] = ("vectors", "sequences", "images", "video")
 
 
 def _snapshot(value):
@@ -77,10 +89,37 @@ class Layer(nn.Module):
     Subclasses implement :meth:`_build` (create parameters for ``n_in``) and
     :attr:`n_out`, and end their ``__init__`` with ``self._maybe_build()``.
 
+    Self-description: what a network asks a layer (it never tests class
+    names). Each answer has a default here, right for a layer that maps one
+    input to one output step by step; a layer that differs overrides it, and
+    a wrapper answers from the layer it wraps.
+
+    - :attr:`wrapped`: the layer a wrapper holds (None for other layers).
+    - :attr:`input_layouts`: the layouts (names from :data:`LAYOUTS`) it
+      takes; None takes anything as it is. A network inserts a preprocessor
+      where it can (video into sequences, images into vectors), else refuses.
+    - :attr:`needs_time`: it only takes input with a time axis.
+    - :attr:`reduces_time`: its output has no time axis although its input has.
+    - :attr:`reverses_time`: its sequence output runs backwards in time
+      (``go_backwards`` with sequence output), so the next layer needs the
+      reversed mask.
+    - :attr:`mixes_steps`: its output at a step depends on other steps
+      without a carried state (a ``Conv1D`` with ``kernel_size > 1``).
+    - :attr:`carries_state`: a network can carry its state from one segment
+      or chunk to the next through ``run(x, mask, state)``.
+    - :attr:`stepwise_obstacle`: why it cannot run one segment or chunk at a
+      time from carried state, or None.
+    - :attr:`takes_step_mask`: ``forward`` also takes a ``StepMask``.
+    - :meth:`compute_mask`: the mask its steps follow, in input order.
+    - :meth:`output_shape`: its output shape for an input shape.
+
     Shape:
         Input and output layouts are the subclass's; dim 1 is always the
         feature (channel) dimension, so ``x.shape[1]`` is ``n_in``.
     """
+
+    #: The layouts this layer takes (names from :data:`LAYOUTS`); None: anything, as it is.
+    input_layouts: frozenset[str] | None = None
 
     def __init_subclass__(cls, **kwargs):
         """Make every subclass record its constructor arguments (see :func:`record_init_args`)."""
@@ -148,6 +187,72 @@ class Layer(nn.Module):
                 f"{type(self).__name__}: expected {self.n_in} input features (dim 1), got "
                 f"input of shape {tuple(x.shape)}")
 
+    # -- self-description ---------------------------------------------------------
+    @property
+    def wrapped(self) -> nn.Module | None:
+        """The layer this one wraps and answers from (None: it wraps nothing)."""
+        return None
+
+    @property
+    def needs_time(self) -> bool:
+        """True when the layer only takes input with a time axis."""
+        return False
+
+    @property
+    def reduces_time(self) -> bool:
+        """True when the output has no time axis although the input has one."""
+        return False
+
+    @property
+    def reverses_time(self) -> bool:
+        """True when the sequence output runs backwards in time (the next layer needs the
+        reversed mask)."""
+        return False
+
+    @property
+    def mixes_steps(self) -> bool:
+        """True when the output at a step depends on other steps without a carried state."""
+        return False
+
+    @property
+    def carries_state(self) -> bool:
+        """True when a network can carry the state across calls through ``run(x, mask, state)``."""
+        return False
+
+    @property
+    def stepwise_obstacle(self) -> str | None:
+        """Why the layer cannot run one segment or chunk at a time from carried state: ``"bidirectional"``
+        (the backward direction needs the whole sequence), ``"go_backwards"`` (its state runs
+        the other way), ``"mixes_steps"`` (see :attr:`mixes_steps`); None when it can."""
+        return "mixes_steps" if self.mixes_steps else None
+
+    @property
+    def takes_step_mask(self) -> bool:
+        """True when ``forward`` takes a ``StepMask`` as its mask (not only ``[N, T]`` values)."""
+        return False
+
+    def compute_mask(self, x: torch.Tensor, mask=None):
+        """The mask this layer's steps follow, in input order: ``mask`` itself unless the layer
+        derives one from ``x`` (``MaskZero``); a wrapper gives its inner layer's.
+
+        A network hands the next layer this mask (reversed after a layer that
+        :attr:`reverses_time`; none after one that :attr:`reduces_time`).
+
+        Shape:
+            x ``[N, F, T, ...]``; mask ``[N, T]`` (or a ``StepMask``) or None;
+            returns the same object when the layer derives nothing.
+        """
+        return mask
+
+    def output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
+        """The output shape for ``input_shape`` (both without the batch dim; T may be None).
+
+        Raises:
+            ConfigError: always, here: a layer a network should place overrides it.
+        """
+        raise ConfigError(f"cannot infer the output shape of {type(self).__name__}; give it an "
+                          f"output_shape(input_shape) method")
+
     def extra_repr(self) -> str:
         try:
             n_out = self.n_out
@@ -157,3 +262,32 @@ class Layer(nn.Module):
 
 
 Layer.__init__ = record_init_args(Layer.__init__)
+
+
+def _same_mask(x, mask=None):
+    return mask
+
+
+#: What a plain torch module (not a :class:`Layer`) answers when it lacks the attribute.
+_PLAIN_ANSWERS = {"wrapped": None, "input_layouts": None, "needs_time": False, "reduces_time": False,
+                  "reverses_time": False, "mixes_steps": False, "carries_state": False,
+                  "stepwise_obstacle": None, "takes_step_mask": False, "compute_mask": _same_mask,
+                  "output_shape": None}
+
+
+def layer_trait(module, name: str):
+    """``module``'s answer to the self-description question ``name`` (see :class:`Layer`).
+
+    A :class:`Layer` answers itself; a plain torch module answers with its own
+    attribute when it has one, else with a layer's default (``output_shape``:
+    None when it has none).
+
+    Raises:
+        KeyError: ``name`` is not one of the questions.
+    """
+    if name not in _PLAIN_ANSWERS:
+        raise KeyError(f"{name!r} is not a layer self-description question; one of "
+                       f"{sorted(_PLAIN_ANSWERS)}")
+    if isinstance(module, Layer):
+        return getattr(module, name)
+    return getattr(module, name, _PLAIN_ANSWERS[name])

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import torch
 from torch import nn
 
 from .._errors import ConfigError
-from ._base import Layer
-from ._last_time_step import _call_inner, split_output
+from ._base import Layer, layer_trait
+from ._last_time_step import call_inner, inner_output_shape, split_output, wrapper_input_layouts
 from ._mask import check_mask
-from ._recurrent import _flat_tensors
+from ._recurrent import flat_tensors
 
 __all__ = ["Bidirectional", "MERGE_MODES"]
 
@@ -81,7 +81,10 @@ class Bidirectional(Layer):
     ``go_backwards=True`` (the wrapper makes the backward direction).
 
     Bidirectional layers cannot run step by step or under truncated BPTT:
-    :meth:`run` raises, and ``supports_stepwise`` is False for networks.
+    :meth:`run` raises, and ``stepwise_obstacle`` is ``"bidirectional"`` for
+    networks. The rest of its self-description (see :class:`Layer`) is the
+    forward layer's: it wraps it, reduces time when it does, never reverses
+    time, and its steps follow the forward layer's :meth:`compute_mask`.
 
     Args:
         layer: a recurrent layer (LSTM, GRU, SimpleRNN, GravesLSTM, RNN(cell),
@@ -132,6 +135,35 @@ class Bidirectional(Layer):
             if isinstance(layer, Layer):
                 layer.build(n_in)
 
+    # -- self-description (see Layer) ----------------------------------------------------
+    needs_time = True
+    stepwise_obstacle = "bidirectional"
+
+    @property
+    def wrapped(self) -> nn.Module:
+        return self.forward_layer
+
+    @property
+    def input_layouts(self) -> frozenset[str]:
+        return wrapper_input_layouts(self.forward_layer)
+
+    @property
+    def reduces_time(self) -> bool:
+        return bool(layer_trait(self.forward_layer, "reduces_time"))
+
+    @property
+    def mixes_steps(self) -> bool:
+        return bool(layer_trait(self.forward_layer, "mixes_steps"))
+
+    def compute_mask(self, x: torch.Tensor, mask=None):
+        """The forward layer's :meth:`~seqkit.layers.Layer.compute_mask` (the mask its steps follow)."""
+        return layer_trait(self.forward_layer, "compute_mask")(x, mask)
+
+    def output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
+        """The forward layer's output shape, dim 0 doubled in ``"concat"`` mode."""
+        out = inner_output_shape(self, self.forward_layer, tuple(input_shape))
+        return (2 * out[0],) + out[1:] if self.mode == "concat" else out
+
     # -- states -------------------------------------------------------------------------
     def _split_states(self, states, what: str) -> tuple:
         """``(forward part, backward part)`` of a flat list or a forward/backward dict."""
@@ -142,7 +174,7 @@ class Bidirectional(Layer):
                 raise ValueError(f"Bidirectional: {what} as a dict needs exactly the keys "
                                  f"'forward' and 'backward', got {sorted(states)}")
             return states["forward"], states["backward"]
-        flat = _flat_tensors(states)
+        flat = flat_tensors(states)
         k = len(self.forward_layer.state_keys)
         if len(flat) != 2 * k:
             raise ValueError(f"Bidirectional: {what} must hold {2 * k} tensors (forward "
@@ -182,9 +214,9 @@ class Bidirectional(Layer):
             mask = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(mask)
             check_mask(mask, x, "Bidirectional")                         # shape check only
         init_f, init_b = self._split_states(initial_state, "initial_state")
-        y_f, st_f = split_output(_call_inner(self.forward_layer, x, mask, init_f))
+        y_f, st_f = split_output(call_inner(self.forward_layer, x, mask, init_f))
         rev_mask = mask.flip(1) if mask is not None else None            # [N, T] reversed
-        y_b, st_b = split_output(_call_inner(self.backward_layer, x.flip(2), rev_mask, init_b))
+        y_b, st_b = split_output(call_inner(self.backward_layer, x.flip(2), rev_mask, init_b))
         if y_b.dim() == x.dim():                                         # a sequence: back to input order
             y_b = y_b.flip(2)
         y = self._merge(y_f, y_b)

@@ -21,10 +21,10 @@ from .._errors import ConfigError
 from ._cell_base import DropoutCtx, RNNCellBase, resolve_activation, set_lstm_options
 from . import _keras_weights
 
-__all__ = ["GRUCell", "LSTMCell", "SimpleRNNCell"]
+__all__ = ["GRUCell", "LSTMCell", "SimpleRNNCell", "init_weights"]
 
 
-def _init_weights(weight_ih: torch.Tensor, weight_hh: torch.Tensor) -> None:
+def init_weights(weight_ih: torch.Tensor, weight_hh: torch.Tensor) -> None:
     """Keras defaults: Glorot-uniform input kernel, orthogonal recurrent kernel."""
     with torch.no_grad():
         nn.init.xavier_uniform_(weight_ih)        # fan_in = F, fan_out = G*H, as Keras's (F, G*H)
@@ -95,7 +95,7 @@ class LSTMCell(_KerasWeightsMixin, RNNCellBase):
 
     def reset_parameters(self) -> None:
         """Re-draw the weights with the Keras initialisers (see the module docstring)."""
-        _init_weights(self.weight_ih, self.weight_hh)
+        init_weights(self.weight_ih, self.weight_hh)
         if self.bias is not None:
             with torch.no_grad():
                 self.bias.zero_()
@@ -169,7 +169,7 @@ class GRUCell(_KerasWeightsMixin, RNNCellBase):
 
     def reset_parameters(self) -> None:
         """Re-draw the weights with the Keras initialisers (biases zero)."""
-        _init_weights(self.weight_ih, self.weight_hh)
+        init_weights(self.weight_ih, self.weight_hh)
         with torch.no_grad():
             for b in (self.bias_ih, self.bias_hh):
                 if b is not None:
@@ -233,7 +233,7 @@ class SimpleRNNCell(_KerasWeightsMixin, RNNCellBase):
 
     def reset_parameters(self) -> None:
         """Re-draw the weights with the Keras initialisers (bias zero)."""
-        _init_weights(self.weight_ih, self.weight_hh)
+        init_weights(self.weight_ih, self.weight_hh)
         if self.bias is not None:
             with torch.no_grad():
                 self.bias.zero_()

@@ -34,7 +34,7 @@ from ._base import Layer
 from ._checks import check_feature_count, check_positive_int, describe_activation, layer_activation
 from ._zeroing import check_any_mask, zero_masked
 
-__all__ = ["Conv2D", "Subsampling2D", "keras_conv_weights", "load_keras_conv_weights"]
+__all__ = ["Conv2D", "Subsampling2D", "keras_conv_weights", "load_keras_conv_weights", "same_pads"]
 
 
 def _pair(value, what: str, owner: str, *, allow_zero: bool = False) -> tuple[int, int]:
@@ -68,7 +68,7 @@ def _out_size(size: int, k: int, s: int, d: int, padding) -> int:
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
 
-def _same_pads(size: int, k: int, s: int, d: int) -> tuple[int, int]:
+def same_pads(size: int, k: int, s: int, d: int) -> tuple[int, int]:
     """(before, after) zeros for Keras's "same": the extra one goes after."""
     total = max((math.ceil(size / s) - 1) * s + d * (k - 1) + 1 - size, 0)
     return total // 2, total - total // 2
@@ -128,6 +128,7 @@ class _Spatial2D(Layer):
     stride: tuple[int, int]
     dilation: tuple[int, int] = (1, 1)
     padding: str | tuple[int, int]
+    input_layouts = frozenset({"images", "video"})
 
     def _spatial_out(self, h: int, w: int, where: str, exc=ValueError) -> tuple[int, int]:
         ho = _out_size(h, self.kernel_size[0], self.stride[0], self.dilation[0],
@@ -154,8 +155,8 @@ class _Spatial2D(Layer):
         if self.padding == "valid":
             return None
         if self.padding == "same":
-            top, bottom = _same_pads(int(x.shape[-2]), self.kernel_size[0], self.stride[0], self.dilation[0])
-            left, right = _same_pads(int(x.shape[-1]), self.kernel_size[1], self.stride[1], self.dilation[1])
+            top, bottom = same_pads(int(x.shape[-2]), self.kernel_size[0], self.stride[0], self.dilation[0])
+            left, right = same_pads(int(x.shape[-1]), self.kernel_size[1], self.stride[1], self.dilation[1])
         else:
             (top, left), (bottom, right) = self.padding, self.padding
         if top == bottom == left == right == 0:

@@ -32,7 +32,7 @@ from torch import nn
 from .._errors import ConfigError
 from ._base import Layer
 from ._checks import check_feature_count, check_positive_int, describe_activation, layer_activation
-from ._conv import _same_pads, keras_conv_weights, load_keras_conv_weights
+from ._conv import keras_conv_weights, load_keras_conv_weights, same_pads
 from ._mask import check_mask
 from ._zeroing import zero_masked
 
@@ -110,6 +110,15 @@ class Conv1D(Layer):
         """How many input steps one output step depends on: ``(k - 1) * dilation + 1``."""
         return (self.kernel_size - 1) * self.dilation + 1
 
+    # -- self-description (see Layer) -------------------------------------------------------
+    input_layouts = frozenset({"sequences"})
+    needs_time = True
+
+    @property
+    def mixes_steps(self) -> bool:
+        """True with a receptive field over one step (``kernel_size > 1``)."""
+        return self.receptive_field > 1
+
     def _build(self, n_in: int) -> None:
         self.weight = nn.Parameter(torch.empty(self._n_out, n_in, self.kernel_size))     # [H, F, k]
         if self.use_bias:
@@ -129,7 +138,7 @@ class Conv1D(Layer):
         total = self.receptive_field - 1
         if self.padding == "causal":
             return total, 0
-        return _same_pads(1, self.kernel_size, 1, self.dilation)   # stride 1: any T; odd one right
+        return same_pads(1, self.kernel_size, 1, self.dilation)   # stride 1: any T; odd one right
 
     def _check_input(self, x) -> None:
         if not isinstance(x, torch.Tensor) or x.dim() != 3:

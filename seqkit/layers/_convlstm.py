@@ -20,6 +20,7 @@ from torch import nn
 
 from .._errors import ConfigError
 from ._cell_base import check_rate, resolve_activation
+from ._conv import same_pads
 from ._recurrent import Recurrent, State, StepMask, masked_loop
 
 __all__ = ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
@@ -35,14 +36,6 @@ def _int_tuple(value, rank: int, what: str, owner: str) -> tuple[int, ...]:
                                  for v in items):
         raise ConfigError(f"{owner}: {what} must be a positive int or {rank} positive ints, got {value!r}")
     return tuple(int(v) for v in items)
-
-
-def _same_pads(length: int, k: int, s: int, d: int) -> tuple[int, int]:
-    """(before, after) padding for "same": output ``ceil(L / s)``, the odd pixel after."""
-    span = (k - 1) * d + 1
-    out = -(-length // s)
-    total = max(0, (out - 1) * s + span - length)
-    return total // 2, total - total // 2
 
 
 class _ConvLSTM(Recurrent):
@@ -123,6 +116,15 @@ class _ConvLSTM(Recurrent):
                     self.bias[self.filters:2 * self.filters].fill_(1.0)
 
     # -- shapes -------------------------------------------------------------------------
+    input_layouts = frozenset({"images", "video"})
+
+    def output_shape(self, input_shape) -> tuple[int | None, ...]:
+        """``(C, T, *spatial) -> (F, T, *out_spatial)``, or ``(F, *out_spatial)`` with
+        ``return_sequences=False``; T may be None."""
+        shape = tuple(input_shape)
+        spatial = self.output_spatial(shape[2:])
+        return (self.units, shape[1], *spatial) if self.return_sequences else (self.units, *spatial)
+
     def output_spatial(self, spatial) -> tuple[int, ...]:
         """The spatial size of outputs and states for input spatial size ``spatial``.
 
@@ -183,7 +185,7 @@ class _ConvLSTM(Recurrent):
         conv = _CONV[self.rank]
         padding: tuple[int, ...] | int = 0
         if self.padding == "same":
-            pads = [_same_pads(length, k, s, d) for length, k, s, d in
+            pads = [same_pads(length, k, s, d) for length, k, s, d in
                     zip(frames.shape[2:], self.kernel_size, self.strides, self.dilation_rate)]
             if all(a == b for a, b in pads):
                 padding = tuple(a for a, _ in pads)
@@ -280,7 +282,7 @@ class _ConvLSTM(Recurrent):
     def get_keras_weights(self) -> list:
         """The weights as Keras's ``get_weights()`` list (numpy arrays)."""
         if not self.built:
-            raise ValueError(f"{type(self).__name__}: not built yet (n_in unknown), so it has no weights")
+            raise ConfigError(f"{type(self).__name__}: not built yet (n_in unknown), so it has no weights")
         to_keras = (*range(2, self.rank + 2), 1, 0)                      # (4F,C)+k -> k+(C,4F)
         out = [np.ascontiguousarray(p.detach().cpu().numpy().transpose(to_keras))
                for p in (self.weight_ih, self.weight_hh)]

@@ -45,6 +45,7 @@ class Dense(Layer):
     """
 
     _ranks: tuple[int, ...] = (2, 3)
+    input_layouts = frozenset({"vectors", "sequences"})
 
     def __init__(self, n_out: int, n_in: int | None = None, *, activation="identity",
                  use_bias: bool = True):

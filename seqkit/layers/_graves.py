@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._cell_base import DropoutCtx, RNNCellBase, set_lstm_options
-from ._cells import _init_weights
+from ._cells import init_weights
 from ._fused import run_carried
 from ._graves_kernel import graves_sequence
 from ._recurrent import State, StepMask
@@ -56,7 +56,7 @@ class GravesLSTMCell(RNNCellBase):
 
     def reset_parameters(self) -> None:
         """Keras-style kernels (Glorot, orthogonal), zero peepholes, forget bias as configured."""
-        _init_weights(self.weight_ih, self.weight_hh)
+        init_weights(self.weight_ih, self.weight_hh)
         with torch.no_grad():
             self.peephole.zero_()
             if self.bias is not None:

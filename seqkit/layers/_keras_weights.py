@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .._errors import ConfigError
+
 __all__ = ["get_cell_weights", "set_cell_weights"]
 
 _GRU_SWAP = (1, 0, 2)      # block k of one order is block _GRU_SWAP[k] of the other (z,r,h <-> r,z,n)
@@ -95,7 +97,7 @@ def set_cell_weights(cell, arrays) -> None:
 def get_cell_weights(cell) -> list[np.ndarray]:
     """The cell's weights as the list a Keras 3 cell's ``get_weights()`` gives."""
     if not cell.built:
-        raise ValueError(f"{type(cell).__name__}: not built yet (n_in unknown), so it has no weights")
+        raise ConfigError(f"{type(cell).__name__}: not built yet (n_in unknown), so it has no weights")
 
     def arr(p: torch.Tensor) -> np.ndarray:
         return p.detach().cpu().numpy().copy()

@@ -2,27 +2,55 @@
 
 Also home of :class:`InnerWrapper`, the small base that LastTimeStep and
 MaskZero share: it holds the wrapped layer as ``inner`` and forwards the
-size, building, state and Keras-weight API to it.
+size, building, state, self-description and Keras-weight API to it, and of
+the helpers every wrapper uses to call and describe the layer it wraps.
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import torch
 from torch import nn
 
 from .._errors import ConfigError
-from ._base import Layer
+from ._base import Layer, layer_trait
 from ._mask import check_mask
 from ._recurrent import StepMask
 
-__all__ = ["InnerWrapper", "LastTimeStep"]
+__all__ = ["InnerWrapper", "LastTimeStep", "call_inner", "inner_output_shape", "split_output",
+           "wrapper_input_layouts"]
 
 
-def _call_inner(layer: nn.Module, x: torch.Tensor, mask, initial_state):
+def call_inner(layer: nn.Module, x: torch.Tensor, mask, initial_state):
     """``layer(x, mask[, initial_state])``; ``initial_state`` only when given."""
     if initial_state is None:
         return layer(x, mask)
     return layer(x, mask, initial_state)
+
+
+def wrapper_input_layouts(inner: nn.Module) -> frozenset[str]:
+    """The layouts a wrapper that needs a time axis takes around ``inner``: the inner layer's
+    images or video as they are (ConvLSTM, Conv2D), else sequences (video is flattened into one)."""
+    layouts = layer_trait(inner, "input_layouts")
+    if layouts is not None:
+        kept = frozenset(layouts) - {"vectors"}
+        if kept:
+            return kept
+    return frozenset({"sequences"})
+
+
+def inner_output_shape(wrapper: nn.Module, inner: nn.Module, shape: tuple) -> tuple:
+    """``inner``'s output shape for input ``shape``.
+
+    Raises:
+        ConfigError: ``inner`` is a plain torch module without ``output_shape``.
+    """
+    fn = layer_trait(inner, "output_shape")
+    if not callable(fn):
+        raise ConfigError(f"{type(wrapper).__name__}: cannot infer the output shape of the wrapped "
+                          f"{type(inner).__name__}; give it an output_shape(input_shape) method")
+    return tuple(fn(tuple(shape)))
 
 
 def split_output(out) -> tuple[torch.Tensor, tuple]:
@@ -43,6 +71,15 @@ class InnerWrapper(Layer):
     ``go_backwards``) and ``set_keras_weights`` / ``get_keras_weights`` are the
     inner layer's. A state attribute the inner layer lacks raises
     ``AttributeError`` naming both classes.
+
+    The self-description (see :class:`Layer`) is the inner layer's too:
+    ``wrapped`` is ``inner``; it needs a time axis; ``reduces_time``,
+    ``reverses_time``, ``mixes_steps``, ``carries_state``,
+    ``stepwise_obstacle``, :meth:`compute_mask` and :meth:`output_shape` are
+    the inner layer's answers (a subclass overrides what it changes).
+
+    Shape:
+        x ``[N, F, T]`` (or ``[N, C, T, *spatial]``); mask ``[N, T]``; output: the subclass's.
     """
 
     def __init__(self, layer: nn.Module):
@@ -62,6 +99,46 @@ class InnerWrapper(Layer):
     def _build(self, n_in: int) -> None:
         if isinstance(self.inner, Layer):
             self.inner.build(n_in)
+
+    # -- self-description (see Layer) -------------------------------------------------
+    needs_time = True
+
+    @property
+    def wrapped(self) -> nn.Module:
+        return self.inner
+
+    @property
+    def input_layouts(self) -> frozenset[str]:
+        return wrapper_input_layouts(self.inner)
+
+    @property
+    def reduces_time(self) -> bool:
+        return bool(layer_trait(self.inner, "reduces_time"))
+
+    @property
+    def reverses_time(self) -> bool:
+        return bool(layer_trait(self.inner, "reverses_time"))
+
+    @property
+    def mixes_steps(self) -> bool:
+        return bool(layer_trait(self.inner, "mixes_steps"))
+
+    @property
+    def carries_state(self) -> bool:
+        """The inner layer's, when this wrapper can run it from a state (has ``run``)."""
+        return bool(layer_trait(self.inner, "carries_state")) and callable(getattr(self, "run", None))
+
+    @property
+    def stepwise_obstacle(self) -> str | None:
+        return layer_trait(self.inner, "stepwise_obstacle")
+
+    def compute_mask(self, x: torch.Tensor, mask=None):
+        """The inner layer's :meth:`~seqkit.layers.Layer.compute_mask`."""
+        return layer_trait(self.inner, "compute_mask")(x, mask)
+
+    def output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
+        """The inner layer's output shape."""
+        return inner_output_shape(self, self.inner, tuple(input_shape))
 
     def _delegate(self, attr: str):
         try:
@@ -138,10 +215,13 @@ class LastTimeStep(InnerWrapper):
 
     - an inner recurrent layer with ``return_sequences=False`` already returns
       its last real step and is used as is (the mask is still checked here);
-    - an inner layer with ``go_backwards=True`` returns its sequence in
-      processing order, so the step taken is its last *processed* real step,
-      i.e. the first real step of the original order (what the same layer
-      gives with ``return_sequences=False``);
+    - an inner layer that reverses time (``go_backwards=True``) returns its
+      sequence in processing order, so the step taken is its last *processed*
+      real step, i.e. the first real step of the original order (what the
+      same layer gives with ``return_sequences=False``);
+    - an inner layer that derives its own mask (:class:`MaskZero`) is reduced
+      at the last step of *that* mask (its :meth:`compute_mask`), as the same
+      layer with ``return_sequences=False`` would be;
     - with ``return_state`` on the inner layer the result is ``(y, *states)``.
 
     ``reduces_time = True`` marks the layer for networks: it cannot run under
@@ -156,14 +236,28 @@ class LastTimeStep(InnerWrapper):
         output ``[N, H]`` (or ``[N, H, *spatial]``).
     """
 
+    # -- self-description (see Layer): the inner layer's, but time is gone --------------
     reduces_time = True
+    reverses_time = False
 
     def __init__(self, layer: nn.Module):
         super().__init__(layer)
         self._maybe_build()
 
+    @property
+    def takes_step_mask(self) -> bool:
+        """The inner layer's: a recurrent layer's ``StepMask`` passes straight through."""
+        return bool(layer_trait(self.inner, "takes_step_mask"))
+
+    def output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
+        """The inner layer's output shape without T: ``(F, T) -> (H,)``, ``(H, *spatial)``."""
+        out = inner_output_shape(self, self.inner, tuple(input_shape))
+        return (out[0],) + tuple(out[2:]) if len(out) >= 2 else out
+
     def _last_index(self, mask, x: torch.Tensor, flip: bool) -> torch.Tensor | None:
-        """Each example's last real step (None without mask), int64 ``[N]`` on ``x``'s device."""
+        """Each example's last real step of the mask the inner layer follows (None without
+        one), in its output's order (``flip``), int64 ``[N]`` on ``x``'s device."""
+        mask = layer_trait(self.inner, "compute_mask")(x, mask)
         if mask is None:
             return None
         sm = mask if isinstance(mask, StepMask) else StepMask(mask, x, "LastTimeStep")
@@ -183,8 +277,9 @@ class LastTimeStep(InnerWrapper):
         if mask is not None and not isinstance(mask, StepMask):
             mask = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(mask)
             check_mask(mask, x, "LastTimeStep")                          # shape check only
-        idx = self._last_index(mask, x, flip=self.go_backwards)          # raises on an empty row
-        y, states = split_output(_call_inner(self.inner, x, mask, initial_state))
+        reverses = bool(layer_trait(self.inner, "reverses_time"))
+        idx = self._last_index(mask, x, flip=reverses)                   # raises on an empty row
+        y, states = split_output(call_inner(self.inner, x, mask, initial_state))
         if y.dim() == x.dim():                                           # a sequence [N, H, T, ...]
             y = self._take(y, idx)
         return (y, *states) if states else y

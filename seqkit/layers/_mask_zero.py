@@ -8,8 +8,10 @@ import torch
 from torch import nn
 
 from .._errors import ConfigError
-from ._last_time_step import InnerWrapper, _call_inner
+from ._base import layer_trait
+from ._last_time_step import InnerWrapper, call_inner
 from ._mask import check_mask
+from ._step_mask import StepMask
 
 __all__ = ["MaskZero"]
 
@@ -27,8 +29,9 @@ class MaskZero(InnerWrapper):
 
     ``mask_value`` may be NaN (steps whose features are all NaN are masked).
     The derived mask is not differentiable (it selects steps). It is not
-    returned by :meth:`forward`; a network that needs it downstream calls
-    :meth:`compute_mask`.
+    returned by :meth:`forward`; :meth:`compute_mask` gives it, and a network
+    hands it to the layers after this one (reversed when the inner layer
+    reverses time), so they skip the same steps.
 
     Args:
         layer: the layer that receives the mask (usually a recurrent layer).
@@ -46,19 +49,16 @@ class MaskZero(InnerWrapper):
         self.mask_value = float(mask_value)
         self._maybe_build()
 
-    @property
-    def reduces_time(self) -> bool:
-        """The inner layer's flag (True for a wrapped :class:`LastTimeStep`)."""
-        return bool(getattr(self.inner, "reduces_time", False))
-
-    def compute_mask(self, x: torch.Tensor, mask=None) -> torch.Tensor:
+    def _derived_mask(self, x: torch.Tensor, mask=None) -> torch.Tensor:
         """The mask the inner layer receives: data-derived AND ``mask``.
 
         Shape:
-            x ``[N, F, T, ...]``; mask ``[N, T]`` or None; returns ``[N, T]`` in
-            ``x``'s dtype and device, 1 at real steps.
+            x ``[N, F, T, ...]``; mask ``[N, T]`` (or a ``StepMask``) or None;
+            returns ``[N, T]`` in ``x``'s dtype and device, 1 at real steps.
         """
         x = self._check_x(x, build=False)
+        if isinstance(mask, StepMask):
+            mask = mask.values
         if math.isnan(self.mask_value):
             padding = torch.isnan(x)                                     # [N, F, T, ...]
         else:
@@ -71,15 +71,26 @@ class MaskZero(InnerWrapper):
             real = real & (check_mask(mask, x, "MaskZero") != 0)        # [N, T]
         return real.to(x.dtype)
 
+    def compute_mask(self, x: torch.Tensor, mask=None) -> torch.Tensor:
+        """The mask the inner layer follows: 0 at every step whose features all equal
+        ``mask_value``, AND ``mask`` (and AND any mask the inner layer derives in turn).
+        A network hands it to the layers after this one.
+
+        Shape:
+            x ``[N, F, T, ...]``; mask ``[N, T]`` or None; returns ``[N, T]`` in
+            ``x``'s dtype and device, 1 at real steps.
+        """
+        return layer_trait(self.inner, "compute_mask")(x, self._derived_mask(x, mask))
+
     def forward(self, x: torch.Tensor, mask=None, initial_state=None):
         """The inner layer on ``x`` with the derived mask; its output unchanged."""
-        mask = self.compute_mask(x, mask)
+        mask = self._derived_mask(x, mask)
         self._build_like(x)
-        return _call_inner(self.inner, x, mask, initial_state)
+        return call_inner(self.inner, x, mask, initial_state)
 
     def run(self, x: torch.Tensor, mask=None, state=None, **kwargs):
         """Streaming: the inner layer's ``run`` with the derived mask."""
-        mask = self.compute_mask(x, mask)
+        mask = self._derived_mask(x, mask)
         self._build_like(x)
         return self._delegate("run")(x, mask, state, **kwargs)
 

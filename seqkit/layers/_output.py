@@ -104,6 +104,7 @@ class Output(LossHead, Dense):
     """
 
     _ranks = (2,)
+    input_layouts = frozenset({"vectors"})
 
     def __init__(self, n_out: int, n_in: int | None = None, *, activation="softmax",
                  loss="mcxent", use_bias: bool = True):
@@ -132,6 +133,8 @@ class RnnOutput(Output):
     """
 
     _ranks = (3,)
+    input_layouts = frozenset({"sequences"})
+    needs_time = True
 
 
 class RnnLoss(LossHead, Layer):
@@ -149,6 +152,9 @@ class RnnLoss(LossHead, Layer):
         - x: ``[N, C, T]``; mask: ``[N, T]``
         - output: ``[N, C, T]``; labels ``[N, C, T]``
     """
+
+    input_layouts = frozenset({"sequences"})
+    needs_time = True
 
     def __init__(self, n_in: int | None = None, *, activation="softmax", loss="mcxent"):
         super().__init__(n_in)

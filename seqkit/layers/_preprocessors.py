@@ -6,7 +6,8 @@ Layouts (batch N, steps T, features F, channels C, height H, width W):
 - rows ``[N*T, F]`` (feed-forward layers), row ``n*T + t`` holding step t of example n,
 - frames ``[N*T, C, H, W]`` (DL4J's convention for video into a CNN), same row order,
 - video ``[N, C, T, H, W]`` (seqkit's convention: ``Conv2D`` and ``Subsampling2D``
-  take it directly, frame by frame).
+  take it directly, frame by frame),
+- images ``[N, C, H, W]`` and flat vectors ``[N, C*H*W]`` (``CnnToFeedForward``).
 
 Protocol (what a network relies on):
 
@@ -33,7 +34,7 @@ from ._base import Layer
 from ._checks import check_feature_count, check_positive_int
 from ._zeroing import check_any_mask, zero_masked
 
-__all__ = ["CnnToRnn", "FeedForwardToRnn", "Preprocessor", "RnnToFeedForward"]
+__all__ = ["CnnToFeedForward", "CnnToRnn", "FeedForwardToRnn", "Preprocessor", "RnnToFeedForward"]
 
 
 def _rows_to_batch(rows: int, batch_size, where: str) -> int:
@@ -210,3 +211,29 @@ class CnnToRnn(Preprocessor):
 
     def extra_repr(self) -> str:
         return f"height={self.height}, width={self.width}, channels={self.n_in}"
+
+
+class CnnToFeedForward(Preprocessor):
+    """Images to flat vectors: ``[N, C, H, W] -> [N, C*H*W]`` (C, H, W order).
+
+    Inserted by the network between a convolutional layer on images and a
+    ``Dense`` or ``Output`` layer.
+
+    Shape:
+        x ``[N, C, H, W]``; row mask ``[N]`` passes through; output ``[N, C*H*W]``.
+    """
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, *,
+                batch_size: int | None = None) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() != 4:
+            raise ValueError(f"CnnToFeedForward: expected images [N, C, H, W], got "
+                             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+        return x.reshape(x.shape[0], -1)                                    # [N, C*H*W]
+
+    def output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
+        """``(C, H, W) -> (C*H*W,)``; C, H and W must be known."""
+        shape = tuple(input_shape)
+        if len(shape) != 3 or None in shape:
+            given = "[" + ", ".join(["N"] + ["T" if d is None else str(d) for d in shape]) + "]"
+            raise ConfigError(f"CnnToFeedForward: expected images (N, C, H, W), got {given}")
+        return (shape[0] * shape[1] * shape[2],)

@@ -20,7 +20,7 @@ a complete state dict. Layers whose input or state is not ``[N, F, T]`` /
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import torch
 
@@ -28,7 +28,7 @@ from .._errors import ConfigError
 from ._base import Layer
 from ._step_mask import StepMask
 
-__all__ = ["Recurrent", "StepMask", "masked_loop"]
+__all__ = ["Recurrent", "StepMask", "flat_tensors", "masked_loop"]
 
 State = dict[str, torch.Tensor]
 Step = Callable[[torch.Tensor, tuple], tuple]
@@ -72,12 +72,12 @@ def _bcast(r: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return r.view((-1,) + (1,) * (like.dim() - 1))
 
 
-def _flat_tensors(value) -> list[torch.Tensor]:
+def flat_tensors(value) -> list[torch.Tensor]:
     """A possibly nested list/tuple of tensors, flattened in order."""
     if isinstance(value, torch.Tensor):
         return [value]
     if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _flat_tensors(v)]
+        return [t for v in value for t in flat_tensors(v)]
     raise ValueError(f"a state must be a tensor, got {type(value).__name__}")
 
 
@@ -152,6 +152,39 @@ class Recurrent(Layer):
     def n_out(self) -> int:
         return self.units
 
+    # -- self-description (see Layer) ---------------------------------------------
+    input_layouts = frozenset({"sequences"})
+    needs_time = True
+    carries_state = True
+    takes_step_mask = True
+
+    @property
+    def reduces_time(self) -> bool:
+        """True with ``return_sequences=False``."""
+        return not self.return_sequences
+
+    @property
+    def reverses_time(self) -> bool:
+        """True with ``go_backwards=True`` and ``return_sequences=True``."""
+        return self.go_backwards and self.return_sequences
+
+    @property
+    def stepwise_obstacle(self) -> str | None:
+        """``"go_backwards"`` with ``go_backwards=True`` (its state runs the other way), else None."""
+        return "go_backwards" if self.go_backwards else super().stepwise_obstacle
+
+    def output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
+        """``(F, T) -> (H, T)``, or ``(H,)`` with ``return_sequences=False``; T may be None.
+
+        Raises:
+            ConfigError: input other than sequences ``(F, T)``.
+        """
+        shape = tuple(input_shape)
+        if len(shape) != 2:
+            raise ConfigError(f"{type(self).__name__}: expected sequences (N, F, T), got "
+                              f"(N, {', '.join(map(str, shape))})")
+        return (self.units, shape[1]) if self.return_sequences else (self.units,)
+
     # -- states -------------------------------------------------------------------
     def state_shape(self, key: str) -> tuple[int, ...]:
         """The per-example shape of state ``key`` (``(H,)`` unless overridden)."""
@@ -192,7 +225,7 @@ class Recurrent(Layer):
                                  f"missing {missing}, unknown {unknown}")
             values = [state[k] for k in self.state_keys]
         else:
-            values = _flat_tensors(state)
+            values = flat_tensors(state)
             if len(values) != len(self.state_keys):
                 raise ValueError(f"{name}: expected {len(self.state_keys)} state tensors "
                                  f"{list(self.state_keys)}, got {len(values)}")
@@ -347,7 +380,7 @@ class Recurrent(Layer):
         if isinstance(states, Mapping):
             values = [states.get(k) for k in self.state_keys]
         else:
-            values = _flat_tensors(states)
+            values = flat_tensors(states)
         if len(values) != len(self.state_keys) or any(not isinstance(v, torch.Tensor) for v in values):
             raise ValueError(f"{name}: reset_state expects tensors for {list(self.state_keys)}")
         if len({v.shape[0] for v in values}) != 1:

@@ -38,6 +38,10 @@ class TimeDistributed(Layer):
     ``Dense``, ``Conv2D``, ``torch.nn.Linear``, a ``torch.nn.Sequential``...). A
     seqkit layer with ``n_in`` left out is built from the input.
 
+    As a wrapper it tells a network only what it does to time: it needs a
+    time axis (sequences or video) and keeps it; nothing of the inner module's
+    own description applies across steps.
+
     Masking: the inner module is called without the mask and sees every row,
     padding included; the output is then exactly 0 at masked steps (so
     padded rows get no gradient). Unlike DL4J's TimeDistributed, the mask's
@@ -74,6 +78,14 @@ class TimeDistributed(Layer):
     def _build(self, n_in: int) -> None:
         if isinstance(self.layer, Layer):
             self.layer.build(n_in)
+
+    # -- self-description (see Layer): per step, so nothing of time but its need ---------
+    input_layouts = frozenset({"sequences", "video"})
+    needs_time = True
+
+    @property
+    def wrapped(self) -> nn.Module:
+        return self.layer
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.dim() < 3:

@@ -14,9 +14,10 @@
 The public names are also importable from ``seqkit`` itself.
 """
 
+from ._data_description import DataDescription
 from ._fit_state import FitState, NonFiniteLossError, default_progress
 from ._input_type import InputType
-from ._listeners import Checkpoint, EarlyStopping, Listener, ProgressBar, ScoreListener
+from ._listeners import Checkpoint, EarlyStopping, EpochLog, Listener, ProgressBar, ScoreListener
 from ._load import load
 from ._modelfile import ModelFile, ModelFileError, read_model_file
 from ._options import OPTION_NAMES, WEIGHT_INITS, options
@@ -27,7 +28,9 @@ from ._updaters import SCHEDULES, UPDATERS, make_optimizer, make_schedule
 __all__ = [
     "BACKPROP",
     "Checkpoint",
+    "DataDescription",
     "EarlyStopping",
+    "EpochLog",
     "FitState",
     "InputType",
     "LOSS_REDUCTIONS",

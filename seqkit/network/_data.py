@@ -35,11 +35,12 @@ from typing import Any, Iterable
 import numpy as np
 import torch
 
+from ._data_description import describe_data
 from ._labels import is_integer_labels
 from ._settings import positive_int
 
 __all__ = ["ArrayBatches", "DeviceBatch", "HostBatch", "Prefetcher", "as_host", "as_source", "is_one_shot",
-           "to_device"]
+           "match_columns", "to_device"]
 
 
 def _is_array(value) -> bool:
@@ -189,6 +190,51 @@ def as_source(data, *, batch_size: int = 32, shuffle: bool = False, seed: int | 
                         f"or arrays (features, labels[, features_mask, labels_mask]); got "
                         f"{type(data).__name__}") from None
     return data
+
+
+class _ReorderedFeatures:
+    """Batches of ``source`` with the feature channels (dim 1) taken in ``order``."""
+
+    def __init__(self, source, order):
+        self._source, self._order = source, order
+
+    def __len__(self) -> int:
+        return len(self._source)
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self._source, "set_epoch"):
+            self._source.set_epoch(epoch)
+
+    def __iter__(self):
+        for item in self._source:
+            host = as_host(item)
+            f = host.features
+            if isinstance(f, torch.Tensor):
+                f = f.index_select(1, torch.as_tensor(self._order, device=f.device))
+            else:
+                f = np.take(np.asarray(f), self._order, axis=1)
+            yield HostBatch(f, host.labels, host.features_mask, host.labels_mask, host.keys)
+
+
+def match_columns(net, data, source, where: str, *, record: bool = False):
+    """``source`` with its feature columns in the network's order, matched by name.
+
+    When ``data`` knows its columns (a ``readers.SequenceBatches``) and the
+    network has a :class:`~seqkit.network.DataDescription`, the columns are
+    matched by name (reordered when needed; a missing or extra name is an
+    error) and class names must agree. With ``record`` (``fit``), a network
+    without a description takes ``data``'s.
+    """
+    described = describe_data(data)
+    if described is None:
+        return source
+    if net.data_description is None:
+        if record:
+            net.data_description = described
+        return source
+    net.data_description.check_classes(described.class_names, where)
+    order = net.data_description.feature_order(described.feature_columns, where)
+    return source if order is None else _ReorderedFeatures(source, order)
 
 
 # -- device copies ----------------------------------------------------------------------------

@@ -42,11 +42,11 @@ import tempfile
 
 import torch
 
-from ._data import ArrayBatches, Prefetcher, as_host, as_source, is_one_shot
+from ._data import ArrayBatches, Prefetcher, as_host, as_source, is_one_shot, match_columns
 from ._fit_state import FitState, NonFiniteLossError, default_progress
 from ._forward import make_mask, output_mask, slice_mask
 from ._labels import ClassIndexLabels
-from ._listeners import Checkpoint, Listener, ProgressBar
+from ._listeners import Checkpoint, EpochLog, Listener, ProgressBar
 from ._parameters import penalty, penalty_groups
 from ._saving import resume
 from ._settings import positive_int
@@ -107,7 +107,7 @@ class FitRun:
         self.classes = ClassIndexLabels(self.head, len(net.layers) - 1)
         self.reg_groups = penalty_groups(net.layers, net.l1, net.l2)
         dirs = [item.directory for item in listeners if isinstance(item, Checkpoint)]
-        self.nan_dir = dirs[0] if dirs else None
+        self.nonfinite_dir = dirs[0] if dirs else None
         dev = net.device
         self.first_bad = torch.full((), -1, dtype=torch.long, device=dev)   # first non-finite iteration
         self.iter_dev = torch.full((), net.progress.iteration, dtype=torch.long, device=dev)
@@ -121,14 +121,18 @@ class FitRun:
                 source.set_epoch(progress.epoch)
             state.new_epoch()
             feed = Prefetcher(source, net.device, net.dtype, skip=skip, class_labels=self.classes)
-            skip = 0
+            seen, skipped, skip = 0, skip, 0
             try:
                 for batch in feed:
+                    seen += 1
                     self.iteration(batch)
                     if state.stop:
                         break
             finally:
                 feed.close()
+            if seen == 0 and not skipped:
+                raise ValueError(f"fit: epoch {progress.epoch + 1} got no batch: the data is empty (check "
+                                 f"the reader's source, or drop_last with fewer sequences than batch_size)")
             self.check_finite()
             if state.stop:
                 break
@@ -159,7 +163,8 @@ class FitRun:
         if first < 0:
             return
         net = self.net
-        directory = self.nan_dir or tempfile.mkdtemp(prefix="seqkit-nonfinite-")
+        directory = self.nonfinite_dir or tempfile.mkdtemp(prefix="seqkit-nonfinite-")
+        os.makedirs(directory, exist_ok=True)
         path = os.path.join(directory, f"nonfinite-iteration{first}.seqkit")
         self.state.save_checkpoint(path)
         raise NonFiniteLossError(
@@ -243,11 +248,13 @@ class FitRun:
 
 def fit(net, data, epochs: int = 1, *, listeners=(), validation=None, resume_from=None,
         batch_size: int = 32, shuffle: bool = False, progress: bool | None = None,
-        check_every: int = 50, model=None) -> None:
+        check_every: int = 50, nonfinite_dir=None, model=None) -> None:
     """Train ``net`` on ``data`` (see ``Sequential.fit`` for the arguments).
 
     ``model``: what the forward is called on, ``net`` by default (a
     ``DistributedDataParallel`` wrapper of it under ``torchrun``).
+    ``nonfinite_dir``: where the checkpoint of a NaN/inf loss goes (default:
+    the first Checkpoint listener's directory, else a new temporary directory).
 
     Raises:
         ConfigError: the last layer is not an output layer.
@@ -264,15 +271,15 @@ def fit(net, data, epochs: int = 1, *, listeners=(), validation=None, resume_fro
     for item in listeners:
         if not isinstance(item, Listener):
             raise TypeError(f"listeners must be seqkit Listener objects, got {type(item).__name__}")
-    if (progress is None and default_progress()) or progress is True:
-        if not any(isinstance(item, ProgressBar) for item in listeners):
-            listeners.append(ProgressBar())
+    if progress is not False and not any(isinstance(item, (ProgressBar, EpochLog)) for item in listeners):
+        listeners.append(ProgressBar() if progress is True or default_progress() else EpochLog())
     source = as_source(data, batch_size=batch_size, shuffle=shuffle, seed=net.random_stream.seed)
     if is_one_shot(source) and epochs > 1:
         raise ValueError(f"fit: data is a one-shot iterator (e.g. a generator) but epochs={epochs}; "
                          f"pass something re-iterable (a list of batches, readers.SequenceBatches, "
                          f"arrays) or use epochs=1")
     source = _build_from_source(net, source)
+    source = match_columns(net, data, source, "fit", record=True)
     skip = 0
     if resume_from is not None:
         skip = resume(net, resume_from, listeners)
@@ -288,6 +295,8 @@ def fit(net, data, epochs: int = 1, *, listeners=(), validation=None, resume_fro
         per_epoch = None
     state = FitState(net, end_epoch, per_epoch, validation, listeners)
     run = FitRun(net, net if model is None else model, listeners, state, check_every)
+    if nonfinite_dir is not None:
+        run.nonfinite_dir = os.fspath(nonfinite_dir)
     was_training = net.training
     net.train()
     try:

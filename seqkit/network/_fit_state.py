@@ -127,7 +127,8 @@ class FitState:
 
 
 def default_progress() -> bool:
-    """A progress bar by default only on a terminal, and never in CI (the ``CI`` variable set)."""
+    """A progress bar by default only on a terminal, and never in CI (the ``CI`` variable set);
+    elsewhere ``fit`` prints one line per epoch."""
     try:
         tty = sys.stdout.isatty()
     except (AttributeError, ValueError):

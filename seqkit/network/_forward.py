@@ -14,12 +14,15 @@ One engine serves every mode of :class:`seqkit.Sequential`:
   (detached) state reached at the split. See :func:`run_recurrent`.
 
 Masks travel as a ``StepMask`` (device values plus a CPU copy, so recurrent
-layers choose their fast path without a device sync): recurrent layers get the
-``StepMask``, every other layer its ``[N, T]`` values. A layer whose output
-has no time axis (``LastTimeStep``...) ends the mask: later layers get None.
-A layer that reverses time (``go_backwards`` with sequence output) hands the
-next layer the reversed mask, so each example's real steps stay where its
-output put them.
+layers choose their fast path without a device sync): layers that take one
+(``takes_step_mask``: recurrent layers, ``LastTimeStep`` around one) get the
+``StepMask``, every other layer its ``[N, T]`` values. After each layer the
+mask for the next is what the layer says (its self-description, see
+``seqkit.layers.Layer``): the mask its steps follow (``compute_mask``: the
+same mask, or the one ``MaskZero`` derives from the data), reversed after a
+layer that reverses time (``go_backwards`` with sequence output), so each
+example's real steps stay where its output put them; none once the time axis
+is gone (``LastTimeStep``...).
 
 :func:`network_output` is the one place that runs the layers up to the
 output layer and applies it (``forward``, ``output``, ``score``,
@@ -40,8 +43,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..layers import LossHead, Preprocessor, Recurrent, StepMask
-from ._shapes import carries_state, inner_layer, is_last_time_step, reverses_time
+from ..layers import LossHead, Preprocessor, StepMask, layer_trait
+from ._shapes import carries_state, layer_name, reduces_time, reverses_time
 
 __all__ = ["loss_mask", "make_mask", "network_output", "output_mask", "run_layers", "run_recurrent",
            "slice_mask"]
@@ -78,14 +81,22 @@ def _values(mask: StepMask | None) -> torch.Tensor | None:
 
 
 def _mask_for(layer, mask: StepMask | None):
-    """The ``StepMask`` itself for layers that take one (recurrent layers, LastTimeStep around
-    one: they then read padding from its CPU copy, no device sync), else its ``[N, T]`` values."""
+    """The ``StepMask`` itself for layers that take one (``takes_step_mask``: recurrent layers,
+    LastTimeStep around one; they then read padding from its CPU copy, no device sync), else
+    its ``[N, T]`` values."""
     if mask is None:
         return None
-    if isinstance(layer, Recurrent) or (is_last_time_step(layer)
-                                        and isinstance(inner_layer(layer), Recurrent)):
+    return mask if layer_trait(layer, "takes_step_mask") else mask.values
+
+
+def _own_mask(layer, x: torch.Tensor, mask: StepMask | None) -> StepMask | None:
+    """The mask ``layer``'s steps follow for input ``x``, in input order: ``mask`` itself, or
+    the one the layer derives (``compute_mask``; MaskZero), wrapped without a CPU copy."""
+    values = None if mask is None else mask.values
+    own = layer_trait(layer, "compute_mask")(x, values)
+    if own is values:
         return mask
-    return mask.values
+    return None if own is None else StepMask.wrap(own)
 
 
 def _last_step(y: torch.Tensor, mask: StepMask | None, where: str) -> torch.Tensor:
@@ -157,13 +168,15 @@ def _apply_preprocessor(pre: Preprocessor, x: torch.Tensor, mask: StepMask | Non
 
 def _mask_after(layer, mask: StepMask | None, x: torch.Tensor, y: torch.Tensor) -> StepMask | None:
     """The mask for a (non-preprocessor) layer's output ``y``: None once the time axis (or,
-    for a row mask, the row count) is gone; reversed after a layer that reverses time."""
+    for a row mask, the row count) is gone; else the mask the layer's steps follow
+    (:func:`_own_mask`), reversed after a layer that reverses time."""
+    if mask is not None and mask.values.dim() == 1:                     # row mask [R]
+        return mask if _fits(mask.values, y) else None
+    if x.dim() < 3 or y.dim() < 3 or y.dim() < x.dim() or y.shape[2] != x.shape[2]:
+        return None                                                      # no time axis (any more)
+    mask = _own_mask(layer, x, mask)
     if mask is None:
         return None
-    if mask.values.dim() == 1:                                           # row mask [R]
-        return mask if _fits(mask.values, y) else None
-    if y.dim() < 3 or y.dim() < x.dim() or y.shape[2] != x.shape[2]:
-        return None                                                      # time axis removed
     return mask.flip() if reverses_time(layer) else mask
 
 
@@ -220,28 +233,38 @@ def run_layers(net, x: torch.Tensor, mask: StepMask | None, *, stop: int | None 
 
 
 def _run_carried(i: int, layer, x, mask, states: dict, back):
-    """A recurrent layer (or a wrapper around one) from ``states[i]``; stores the new state."""
+    """A recurrent layer (or a wrapper around one) from ``states[i]``; stores the new state.
+
+    ``run`` goes forward in time (layers that reverse time cannot run here)
+    and keeps the time axis, except ``LastTimeStep.run``.
+    """
     y, final = run_recurrent(layer, x, _mask_for(layer, mask), states.get(i), back)
     states[i] = {k: v.detach() for k, v in final.items()}
     if y.dim() < x.dim():                                                # LastTimeStep.run
         return y, None
-    if isinstance(layer, Recurrent) and not layer.return_sequences:
+    if reduces_time(layer):
         # streaming only (TBPTT rejects it): the output at the chunk's last real step
-        return _last_step(y, mask, f"layer {i} ({type(layer).__name__})"), None
-    return y, mask
+        return _last_step(y, _own_mask(layer, x, mask), f"layer {i} ({layer_name(layer)})"), None
+    return y, _own_mask(layer, x, mask)
 
 
-def loss_mask(labels_mask: torch.Tensor | None, mask: StepMask | None, h: torch.Tensor):
+def loss_mask(net, labels_mask: torch.Tensor | None, mask: StepMask | None, h: torch.Tensor):
     """The mask the loss (and evaluation) uses: the labels mask when there is one, else, for
-    per-step output, the features mask as it reaches the output layer; None otherwise.
+    per-step output, the features mask where the output's steps hold it (:func:`output_mask`);
+    None otherwise.
+
+    A mask a layer derives from the data (``MaskZero``) steers the layers
+    after it, not the loss: training (``fit``, ``Sequential.loss``) finds the
+    same mask from the features mask alone, without running the layers.
 
     Shape:
-        labels_mask ``[N, T]`` or None; h (the output layer's input) ``[N, H, T]`` or ``[N, H]``.
+        labels_mask ``[N, T]`` or None; mask: the features mask; h (the output
+        layer's input) ``[N, H, T]`` or ``[N, H]``.
     """
     if labels_mask is not None:
         return labels_mask
     if mask is not None and h.dim() == 3:
-        return mask.values
+        return output_mask(net, mask.values)
     return None
 
 
@@ -266,8 +289,8 @@ def network_output(net, x: torch.Tensor, mask: StepMask | None, *, logits: bool 
     if not isinstance(head, LossHead):
         h, m = run_layers(net, x, mask, training=training, states=states, back=back)
         return h, (None if m is None or m.values.dim() != 2 else m.values)
-    h, m = run_layers(net, x, mask, stop=last, training=training, states=states, back=back)
-    lmask = loss_mask(labels_mask, m, h)
+    h, _ = run_layers(net, x, mask, stop=last, training=training, states=states, back=back)
+    lmask = loss_mask(net, labels_mask, mask, h)
     return (head.preactivation(h) if logits else head(h, lmask)), lmask
 
 
@@ -275,7 +298,8 @@ def output_mask(net, mask: torch.Tensor | None) -> torch.Tensor | None:
     """The mask of the network's output steps for features mask ``mask``, without running it.
 
     The features mask, reversed once for every layer that reverses time;
-    None when a layer removes the time axis (the output is ``[N, C]``).
+    None when a layer removes the time axis (the output is ``[N, C]``). A mask
+    a layer derives from the data (``MaskZero``) is not in it (see :func:`loss_mask`).
 
     Shape:
         mask ``[N, T]`` or None; returns ``[N, T]`` or None.
@@ -286,10 +310,4 @@ def output_mask(net, mask: torch.Tensor | None) -> torch.Tensor | None:
         return None                                                       # [N, C] output
     if sum(reverses_time(layer) for layer in net.layers) % 2:
         mask = mask.flip(1)
-    return mask
-    for shape, layer in zip(net.output_shapes, net.layers):
-        if len(shape) < 2:
-            return None
-        if reverses_time(layer):
-            mask = mask.flip(1)
     return mask

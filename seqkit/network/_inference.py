@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from ..evaluation import Evaluation, RegressionEvaluation, eval_features_mask
-from ._data import as_host, as_source, to_device
+from ._data import as_host, as_source, match_columns, to_device
+from ._data_description import describe_data
 from ._forward import make_mask, network_output, run_layers
 from ._labels import ClassIndexLabels
 from ._parameters import penalty, penalty_groups
@@ -67,7 +68,7 @@ def _device_batches(net, data, batch_size: int, what: str):
     """The batches of ``data`` on the device (integer class labels one-hot); ValueError without labels."""
     classes = ClassIndexLabels(net.head(), len(net.layers) - 1)
     count = 0
-    for item in as_source(data, batch_size=batch_size):
+    for item in match_columns(net, data, as_source(data, batch_size=batch_size), what):
         host = as_host(item)
         net.ensure_built(tuple(host.features.shape))
         b = to_device(host, net.device, net.dtype, class_labels=classes)
@@ -154,6 +155,9 @@ def evaluate(net, data, *, batch_size: int = 32, labels=None, top_n: int = 1):
     """
     head = net.head()
     regression = head.is_regression
+    if labels is None and not regression:                 # class names travel with the data or the network
+        described = describe_data(data) or net.data_description
+        labels = None if described is None else described.class_names
     ev = RegressionEvaluation() if regression else Evaluation(labels=labels, top_n=top_n)
     with eval_mode(net):
         for b in _device_batches(net, data, batch_size, "evaluate"):

@@ -27,8 +27,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..layers._activations import activation_name
-from ..layers._output import RnnLoss, RnnOutput
+from ..layers import RnnLoss, RnnOutput, activation_name
 
 __all__ = ["ClassIndexLabels", "is_integer_labels"]
 

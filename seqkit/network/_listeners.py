@@ -32,11 +32,12 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 
 from ._settings import positive_int
 from ._listener_state import state_error, state_field, tensors_from_json, tensors_to_json
 
-__all__ = ["Checkpoint", "EarlyStopping", "Listener", "ProgressBar", "ScoreListener"]
+__all__ = ["Checkpoint", "EarlyStopping", "EpochLog", "Listener", "ProgressBar", "ScoreListener"]
 
 
 class Listener:
@@ -167,6 +168,32 @@ class ProgressBar(Listener):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class EpochLog(Listener):
+    """One line per epoch: its number, mean loss, validation score and time (Keras's ``verbose=2``).
+
+    ``fit`` adds one by default when stdout is not a terminal (a script's log,
+    a notebook, CI); ``progress=False`` turns it off.
+
+    Args:
+        printer: receives each line (default ``print``).
+    """
+
+    def __init__(self, printer=None):
+        self.printer = printer if printer is not None else print
+        self._start = None
+
+    def on_fit_start(self, state) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, state) -> None:
+        now = time.perf_counter()
+        seconds, self._start = now - (self._start if self._start is not None else now), now
+        val = state.validation_score()
+        extra = f" - validation {val:.4g}" if val is not None else ""
+        self.printer(f"epoch {state.epoch}/{state.end_epoch} - loss {state.epoch_score():.4g}{extra} - "
+                     f"{seconds:.1f} s")
 
 
 _CKPT = re.compile(r"^(?P<prefix>.+)-e(?P<epoch>\d+)-i(?P<iteration>\d+)\.seqkit$")

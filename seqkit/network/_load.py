@@ -8,6 +8,7 @@ import torch
 
 from .._errors import ConfigError
 from ..layers import layer_from_config
+from ._data_description import DataDescription
 from ._input_type import InputType
 from ._modelfile import read_model_file
 from ._options import options
@@ -18,6 +19,37 @@ from ._updaters import OPTIMIZER_CLASSES, SCHEDULES, restore_callable
 __all__ = ["load"]
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def _check_parameter_shapes(build, stored: dict, where: str) -> None:
+    """ConfigError unless the config builds exactly the stored parameters' names and shapes.
+
+    The network is first built on torch's ``meta`` device (shapes, no memory),
+    so a config that asks for huge layers is refused before anything is
+    allocated: the real network is then no larger than the parameters the file holds.
+    """
+    try:
+        with torch.device("meta"):
+            probe = build(seed=0, device="meta")       # a seed: no random draw on the meta device
+    except ConfigError:
+        raise
+    except (RuntimeError, ValueError, TypeError, OverflowError) as err:
+        raise ConfigError(f"{where}: the stored config cannot be built ({type(err).__name__}: {err})") from None
+    if not probe.built:
+        return                                         # built from the first batch: nothing stored to check
+    expected = {k: tuple(v.shape) for k, v in probe.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in stored.items()}
+    for name in expected:
+        if name not in found:
+            raise ConfigError(f"{where}: the stored config has parameter {name} {list(expected[name])} but the "
+                              f"file holds no such parameter")
+        if expected[name] != found[name]:
+            raise ConfigError(f"{where}: the stored config makes parameter {name} of shape "
+                              f"{list(expected[name])} but the file holds {list(found[name])}")
+    extra = sorted(set(found) - set(expected))
+    if extra:
+        raise ConfigError(f"{where}: the file holds parameter {extra[0]} {list(found[extra[0]])}, which the "
+                          f"stored config does not make")
 
 
 def load(path, *, updater=None, lr_schedule=None, device=None) -> Sequential:
@@ -48,10 +80,6 @@ def load(path, *, updater=None, lr_schedule=None, device=None) -> Sequential:
     if cfg.get("version") != FORMAT_VERSION:
         raise ConfigError(f"{where}: network config version {cfg.get('version')!r} is not "
                           f"supported (this seqkit reads version {FORMAT_VERSION})")
-    layers = [layer_from_config(c) for c in cfg["layers"]]
-    for layer, opts in zip(layers, cfg.get("layer_options") or [{}] * len(layers)):
-        if opts:
-            options(layer, **opts)
     s = dict(cfg["settings"])
     if s.get("dtype") not in _DTYPES:
         raise ConfigError(f"{where}: unsupported dtype {s.get('dtype')!r}")
@@ -66,11 +94,22 @@ def load(path, *, updater=None, lr_schedule=None, device=None) -> Sequential:
         lr_schedule = (restore_callable(desc, SCHEDULES, "lr_schedule") if desc
                        else MissingCallable("lr_schedule"))
     input_type = InputType.from_dict(cfg["input_type"]) if cfg.get("input_type") else None
-    net = Sequential(layers, input_type=input_type, updater=updater, lr_schedule=lr_schedule,
-                     device=device, **s)
+
+    def build(**overrides) -> Sequential:
+        layers = [layer_from_config(c) for c in cfg["layers"]]
+        for layer, opts in zip(layers, cfg.get("layer_options") or [{}] * len(layers)):
+            if opts:
+                options(layer, **opts)
+        return Sequential(layers, input_type=input_type, updater=updater, lr_schedule=lr_schedule,
+                          **{**s, "device": device, **overrides})
+
+    _check_parameter_shapes(build, mf.parameters, where)
+    net = build()
     try:
         net.load_state_dict(dict(mf.parameters))
     except RuntimeError as err:
         raise ConfigError(f"{where}: the stored parameters do not fit the stored config: {err}") from None
     restore_training(net, mf)
+    if cfg.get("data") is not None:
+        net.data_description = DataDescription.from_dict(cfg["data"], f"{where}: data description")
     return net

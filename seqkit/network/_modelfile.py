@@ -45,7 +45,8 @@ import torch
 
 from .._version import seqkit_version
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelFile", "ModelFileError", "read_model_file",
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MAX_INFLATION", "MAX_JSON_BYTES", "ModelFile", "ModelFileError",
+           "read_model_file",
            "write_model_file"]
 
 FORMAT_NAME = "seqkit-model"
@@ -353,12 +354,42 @@ def _read_archive(zf: zipfile.ZipFile, path: str, map_location: Any, ours: bool)
                      manifest=manifest)
 
 
+#: The most a JSON member may inflate to (a config or training state is far smaller).
+MAX_JSON_BYTES = 64 * 2 ** 20
+#: How much larger than its stored bytes a member may inflate (seqkit stores tensors
+#: uncompressed and deflates JSON, which compresses well under this).
+MAX_INFLATION = 100
+
+
 def _read_member(zf: zipfile.ZipFile, name: str, path: str) -> bytes:
+    """The member's bytes, read in pieces and refused once past what its stored size allows.
+
+    The limit comes from the bytes the archive actually holds for the member
+    (``compress_size``), never from sizes a header or the manifest claims, so a
+    small file cannot make the reader inflate gigabytes.
+    """
+    info = zf.getinfo(name)
+    limit = MAX_INFLATION * max(info.compress_size, 1) + 2 ** 20
+    if name.endswith(".json"):
+        limit = min(limit, MAX_JSON_BYTES)
+    parts, total = [], 0
     try:
-        return zf.read(name)
+        with zf.open(info) as member:
+            while True:
+                piece = member.read(2 ** 20)
+                if not piece:
+                    break
+                total += len(piece)
+                if total > limit:
+                    raise ModelFileError(f"{path}: refused member {name}: it inflates past {limit:,} bytes "
+                                         f"from {info.compress_size:,} stored (a crafted or corrupted file)")
+                parts.append(piece)
     except _ZIP_ERRORS as err:
+        if isinstance(err, ModelFileError):
+            raise
         raise ModelFileError(f"{path}: truncated or corrupted: member {name} cannot be read "
                              f"({err})") from None
+    return b"".join(parts)
 
 
 def _parse_json(raw: bytes, name: str, path: str) -> dict:

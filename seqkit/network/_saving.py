@@ -75,6 +75,7 @@ def network_config(net) -> dict:
         "updater": None if updater is None else describe_callable(updater, OPTIMIZER_CLASSES),
         "lr_schedule": None if schedule is None else describe_callable(schedule, SCHEDULES),
         "has_lr_schedule": net.lr_schedule is not None,
+        "data": None if net.data_description is None else net.data_description.to_dict(),
     }
 
 

@@ -20,6 +20,7 @@ from torch import nn
 from .._errors import ConfigError
 from ..layers import LossHead, StepMask
 from . import _fit, _inference, _saving, _streaming, _summary
+from ._data_description import DataDescription
 from ._forward import make_mask, network_output, output_mask
 from ._input_type import InputType
 from ._optimization import Optimization, TrainingProgress
@@ -145,6 +146,8 @@ class Sequential(nn.Module):
         self.optimization = Optimization(updater, self.learning_rate, lr_schedule, lr_schedule_interval)
         self.random_stream = RandomStream(seed)
         self.stream = _streaming.StreamState()
+        #: What the network expects of its data (columns, classes, normaliser); see DataDescription.
+        self.data_description: DataDescription | None = None
         if backprop == "tbptt":
             check_tbptt(self.layers)
         guess = input_type if input_type is not None else guess_input_type(layers)
@@ -329,7 +332,7 @@ class Sequential(nn.Module):
     # -- training -----------------------------------------------------------------------------
     def fit(self, data, epochs: int = 1, *, listeners=(), validation=None, resume_from=None,
             batch_size: int = 32, shuffle: bool = False, progress: bool | None = None,
-            check_every: int = 50) -> "Sequential":
+            check_every: int = 50, nonfinite_dir=None) -> "Sequential":
         """Train on ``data`` for ``epochs`` epochs; returns the network (see :mod:`seqkit.network._fit`).
 
         Args:
@@ -345,8 +348,11 @@ class Sequential(nn.Module):
             resume_from: a checkpoint file to continue from exactly.
             batch_size, shuffle: for array data only (epoch e's order is a
                 function of the network's seed and e).
-            progress: a tqdm progress bar; default: on a terminal outside CI.
+            progress: None (default): a progress bar on a terminal outside CI, else one
+                line per epoch (loss, time); True: the bar; False: silent.
             check_every: iterations between reads of the device-side NaN/inf flag.
+            nonfinite_dir: where the checkpoint of a NaN/inf loss goes (default: the
+                first Checkpoint listener's directory, else a new temporary directory).
 
         Raises:
             ConfigError: the last layer is not an output layer; a checkpoint that does not fit.
@@ -354,7 +360,8 @@ class Sequential(nn.Module):
             ValueError: a one-shot iterator with ``epochs > 1``; no batch; bad data.
         """
         _fit.fit(self, data, epochs, listeners=listeners, validation=validation, resume_from=resume_from,
-                 batch_size=batch_size, shuffle=shuffle, progress=progress, check_every=check_every)
+                 batch_size=batch_size, shuffle=shuffle, progress=progress, check_every=check_every,
+                 nonfinite_dir=nonfinite_dir)
         return self
 
     # -- inference ----------------------------------------------------------------------------

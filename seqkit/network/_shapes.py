@@ -7,13 +7,21 @@ shape, checks that each layer can take what the previous one gives, inserts
 a preprocessor where the layout changes, builds each layer for its ``n_in``
 and records every output shape.
 
+The network never tests class names: each layer describes itself
+(``seqkit.layers.Layer``'s self-description, asked through
+``seqkit.layers.layer_trait`` so plain torch modules get the defaults). Its
+``input_layouts`` drive the layout rules below, and ``needs_time``,
+``reduces_time``, ``reverses_time``, ``mixes_steps``, ``carries_state``,
+``stepwise_obstacle``, ``wrapped`` and ``output_shape`` answer the functions
+here.
+
 Layout rules (seqkit's NCL conventions):
 
 - video ``(C, T, H, W)`` into a layer that works on sequences (recurrent
   layers, ``RnnOutput``, ``RnnLoss``, ``Dense``) inserts ``CnnToRnn``:
   ``[N, C, T, H, W] -> [N, C*H*W, T]``;
 - images ``(C, H, W)`` into ``Dense`` or ``Output`` inserts
-  :class:`CnnToFeedForward` (``[N, C, H, W] -> [N, C*H*W]``);
+  ``CnnToFeedForward`` (``[N, C, H, W] -> [N, C*H*W]``);
 - sequences into ``Dense`` need nothing: ``Dense`` applies at every step;
 - sequences into ``Output`` (a per-example head) are an error: put a
   ``LastTimeStep`` before it, or use ``RnnOutput`` for per-step outputs;
@@ -37,41 +45,34 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-import torch
 from torch import nn
 
 from .._errors import ConfigError
-from ..layers import (CnnToRnn, FeedForwardToRnn, Layer, LossHead, Output, Preprocessor, Recurrent, RnnLoss,
-                      RnnOutput, RnnToFeedForward)
+from ..layers import (CnnToFeedForward, CnnToRnn, FeedForwardToRnn, Layer, LossHead, Preprocessor,
+                      RnnToFeedForward, layer_trait)
 
-__all__ = ["CnnToFeedForward", "ROWS", "StackPlan", "carries_state", "check_stack", "check_supported",
+__all__ = ["ROWS", "StackPlan", "carries_state", "check_stack", "check_supported",
            "check_tbptt", "core_layer", "describe_shape",
-           "guess_input_type", "inner_layer", "input_type_from_features", "is_bidirectional",
-           "is_last_time_step", "is_mask_zero", "layer_name", "mixes_steps", "needs_sequence",
-           "plan_stack", "reduces_time", "reverses_time", "stepwise_obstacle"]
+           "guess_input_type", "inner_layer", "input_type_from_features", "layer_name",
+           "mixes_steps", "needs_sequence", "plan_stack", "reduces_time", "reverses_time",
+           "stepwise_obstacle"]
 
 #: The batch label of rows ``[N*T, ...]`` (``"N"`` is one entry per example).
 ROWS = "N*T"
 
-
-# -- layer kinds ------------------------------------------------------------------------------
-def _is(layer, name: str) -> bool:
-    """True when ``layer``'s class or a base class is called ``name`` (wrappers load lazily)."""
-    return any(cls.__name__ == name for cls in type(layer).__mro__)
+#: Layouts of images and video frames, taken as they are by spatial layers.
+_FRAMES = frozenset({"images", "video"})
 
 
+# -- what layers say about themselves (seqkit.layers.Layer's self-description) ---------------
 def layer_name(layer) -> str:
     return type(layer).__name__
 
 
 def inner_layer(layer) -> nn.Module | None:
-    """The layer a wrapper holds: ``inner`` (LastTimeStep, MaskZero), ``forward_layer``
-    (Bidirectional) or ``layer`` (TimeDistributed); None for other layers."""
-    for attr in ("inner", "forward_layer", "layer"):
-        value = getattr(layer, attr, None)
-        if isinstance(value, nn.Module):
-            return value
-    return None
+    """The layer a wrapper holds (its ``wrapped``: LastTimeStep's and MaskZero's ``inner``,
+    Bidirectional's ``forward_layer``, TimeDistributed's ``layer``); None for other layers."""
+    return layer_trait(layer, "wrapped")
 
 
 def core_layer(layer) -> nn.Module:
@@ -85,35 +86,18 @@ def core_layer(layer) -> nn.Module:
     return layer
 
 
-def is_last_time_step(layer) -> bool:
-    return _is(layer, "LastTimeStep")
-
-
-def is_bidirectional(layer) -> bool:
-    return _is(layer, "Bidirectional")
-
-
-def is_mask_zero(layer) -> bool:
-    return _is(layer, "MaskZero")
-
-
-def _is_conv1d(layer) -> bool:
-    return _is(layer, "Conv1D")
-
-
-def _is_spatial(layer) -> bool:
-    """seqkit layers on images/video frames: Conv2D, Subsampling2D, ConvLSTM (they have a
-    kernel); not Conv1D, which convolves over time, nor plain torch modules."""
-    return (isinstance(layer, Layer) and getattr(layer, "kernel_size", None) is not None
-            and not isinstance(layer, Preprocessor) and not _is_conv1d(layer))
+def _takes_frames(layer) -> bool:
+    """True for layers on images/video frames as they are (Conv2D, Subsampling2D, ConvLSTM,
+    and wrappers around them); not Conv1D, which convolves over time, nor plain torch modules."""
+    layouts = layer_trait(layer, "input_layouts")
+    return bool(layouts) and frozenset(layouts) <= _FRAMES
 
 
 def mixes_steps(layer) -> bool:
     """True for a layer whose output at a step depends on other steps without a carried
     state (a ``Conv1D`` with ``kernel_size > 1``, also inside a wrapper), so truncated BPTT
     and ``rnn_time_step``, which see one segment or chunk at a time, cannot run it."""
-    core = core_layer(layer)
-    return _is_conv1d(core) and getattr(core, "receptive_field", 1) > 1
+    return bool(layer_trait(layer, "mixes_steps"))
 
 
 def stepwise_obstacle(layer) -> str | None:
@@ -124,13 +108,29 @@ def stepwise_obstacle(layer) -> str | None:
     whole sequence), ``"go_backwards"`` (its state runs the other way), or
     ``"mixes_steps"`` (see :func:`mixes_steps`).
     """
-    if is_bidirectional(layer) or is_bidirectional(inner_layer(layer)):
-        return "bidirectional"
-    if getattr(layer, "go_backwards", False) is True:
-        return "go_backwards"
-    if mixes_steps(layer):
-        return "mixes_steps"
-    return None
+    return layer_trait(layer, "stepwise_obstacle")
+
+
+def carries_state(layer) -> bool:
+    """True for layers whose state the network carries (TBPTT, streaming): recurrent layers
+    and wrappers with ``run`` around one (LastTimeStep, MaskZero); not Bidirectional."""
+    return bool(layer_trait(layer, "carries_state"))
+
+
+def reduces_time(layer) -> bool:
+    """True for layers whose output has no time axis although their input has one."""
+    return bool(layer_trait(layer, "reduces_time"))
+
+
+def reverses_time(layer) -> bool:
+    """True for layers whose sequence output runs backwards in time (``go_backwards=True``
+    with ``return_sequences=True``): the next layer needs the reversed mask."""
+    return bool(layer_trait(layer, "reverses_time"))
+
+
+def needs_sequence(layer) -> bool:
+    """True for layers that only take input with a time axis."""
+    return bool(layer_trait(layer, "needs_time"))
 
 
 _PLAIN_HELP = ("a Sequential takes seqkit layers (seqkit.layers: recurrent, Conv1D for a 1-D "
@@ -173,16 +173,6 @@ def check_stack(layers) -> None:
                               f"output layers end the network")
 
 
-def carries_state(layer) -> bool:
-    """True for layers whose state the network carries (TBPTT, streaming): recurrent layers
-    and wrappers with ``run`` around one (LastTimeStep, MaskZero); not Bidirectional."""
-    if isinstance(layer, Recurrent):
-        return True
-    if is_bidirectional(layer) or not callable(getattr(layer, "run", None)):
-        return False
-    return isinstance(core_layer(layer), Recurrent)
-
-
 #: How truncated BPTT words each obstacle of :func:`stepwise_obstacle`.
 _TBPTT_REFUSALS = {
     "bidirectional": "TBPTT cannot train a Bidirectional layer (its backward direction needs the "
@@ -206,64 +196,13 @@ def check_tbptt(layers) -> None:
                               f"outputs and labels; use backprop='standard'")
         if obstacle is not None:
             raise ConfigError(f"{name}: {_TBPTT_REFUSALS[obstacle]}; use backprop='standard'")
-        if isinstance(core_layer(layer), Recurrent) and not carries_state(layer):
+        if carries_state(core_layer(layer)) and not carries_state(layer):
             raise ConfigError(f"{name}: TBPTT cannot carry state through this wrapper "
                               f"(it has no run(x, mask, state)); use backprop='standard'")
     last = layers[-1]
-    if isinstance(last, LossHead) and not isinstance(last, (RnnOutput, RnnLoss)):
+    if isinstance(last, LossHead) and not needs_sequence(last):
         raise ConfigError(f"layer {len(layers) - 1} ({layer_name(last)}): TBPTT needs a "
                           f"per-step output layer (RnnOutput or RnnLoss)")
-
-
-def reduces_time(layer) -> bool:
-    """True for layers whose output has no time axis although their input has one."""
-    if is_last_time_step(layer) or getattr(layer, "reduces_time", False) is True:
-        return True
-    if isinstance(layer, Recurrent) and not layer.return_sequences:
-        return True
-    if is_bidirectional(layer) or is_mask_zero(layer):
-        inner = inner_layer(layer)
-        return inner is not None and reduces_time(inner)
-    return False
-
-
-def reverses_time(layer) -> bool:
-    """True for layers whose sequence output runs backwards in time (``go_backwards=True``
-    with ``return_sequences=True``): the next layer needs the reversed mask."""
-    return getattr(layer, "go_backwards", False) is True and not reduces_time(layer)
-
-
-def needs_sequence(layer) -> bool:
-    """True for layers that only take input with a time axis."""
-    if isinstance(layer, (RnnOutput, RnnLoss, Recurrent)) or _is_conv1d(layer):
-        return True
-    if is_last_time_step(layer) or is_bidirectional(layer) or is_mask_zero(layer):
-        return True
-    return _is(layer, "TimeDistributed")
-
-
-class CnnToFeedForward(Preprocessor):
-    """Images to flat vectors: ``[N, C, H, W] -> [N, C*H*W]`` (C, H, W order).
-
-    Inserted by the network between a convolutional layer on images and a
-    ``Dense`` or ``Output`` layer.
-
-    Shape:
-        x ``[N, C, H, W]``; row mask ``[N]`` passes through; output ``[N, C*H*W]``.
-    """
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, *,
-                batch_size: int | None = None) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or x.dim() != 4:
-            raise ValueError(f"CnnToFeedForward: expected images [N, C, H, W], got "
-                             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
-        return x.reshape(x.shape[0], -1)                                    # [N, C*H*W]
-
-    def output_shape(self, input_shape: Sequence[int | None]) -> tuple:
-        shape = tuple(input_shape)
-        if len(shape) != 3 or None in shape:
-            raise ConfigError(f"CnnToFeedForward: expected images (N, C, H, W), got {describe_shape(shape)}")
-        return (shape[0] * shape[1] * shape[2],)
 
 
 # -- shapes -----------------------------------------------------------------------------------
@@ -294,23 +233,10 @@ def _strip_owner(message: str, layer) -> str:
 
 
 def _output_shape(layer, shape: tuple) -> tuple:
-    """The layer's output shape for input ``shape``, dispatching on the layer type."""
-    if isinstance(layer, Recurrent):
-        if _is_spatial(layer) and hasattr(layer, "output_spatial"):
-            spatial = tuple(layer.output_spatial(shape[2:]))              # ConvLSTM
-            return (layer.units, shape[1], *spatial) if layer.return_sequences else (layer.units, *spatial)
-        return (layer.units, shape[1]) if layer.return_sequences else (layer.units,)
-    fn = getattr(layer, "output_shape", None)
+    """The layer's output shape for input ``shape``: its own ``output_shape`` answer."""
+    fn = layer_trait(layer, "output_shape")
     if callable(fn):
         return tuple(fn(shape))
-    inner = inner_layer(layer)
-    if inner is not None and (is_last_time_step(layer) or is_mask_zero(layer) or is_bidirectional(layer)):
-        out = _output_shape(inner, shape)
-        if is_bidirectional(layer) and str(getattr(layer, "mode", "concat")).lower().endswith("concat"):
-            out = (2 * out[0],) + tuple(out[1:])
-        if is_last_time_step(layer) and len(out) >= 2:
-            out = (out[0],) + tuple(out[2:])                              # drop T
-        return out
     raise ConfigError(f"cannot infer the output shape of {layer_name(layer)}; give it an "
                       f"output_shape(input_shape) method")
 
@@ -335,45 +261,38 @@ def _source(i: int, layers) -> str:
 
 
 def _adapt(i: int, layer, shape: tuple, layers, batch: str = "N") -> Preprocessor | None:
-    """The preprocessor layer ``i`` needs for input ``shape`` (None), or a ConfigError."""
+    """The preprocessor layer ``i`` needs for input ``shape`` (None), or a ConfigError.
+
+    The layer's ``input_layouts`` say what it takes; video into a layer on
+    sequences gets ``CnnToRnn``, images into one on vectors ``CnnToFeedForward``.
+    """
+    layouts = layer_trait(layer, "input_layouts")
+    layout = _layout(shape)
+    if layouts is None or layout in layouts:
+        return None
+    if layout == "video" and "sequences" in layouts:
+        return CnnToRnn(shape[2], shape[3], shape[0])
+    if layout == "images" and "vectors" in layouts:
+        return CnnToFeedForward()
     name, src = f"layer {i} ({layer_name(layer)})", _source(i, layers)
     rank = len(shape)
-    given = f"{'rows' if batch == ROWS else _layout(shape)} {describe_shape(shape, batch)}"
-    if isinstance(layer, Preprocessor):
-        return None
-    if _is_spatial(core_layer(layer)):
-        if rank in (3, 4):
-            return None
+    given = f"{'rows' if batch == ROWS else layout} {describe_shape(shape, batch)}"
+    if frozenset(layouts) <= _FRAMES:
         raise ConfigError(f"{name} works on images [N, C, H, W] or video [N, C, T, H, W] but {src} "
                           f"gives {given}")
-    if isinstance(layer, Output) and not isinstance(layer, RnnOutput):
-        if rank == 1:
-            return None
-        if rank == 3:
-            return CnnToFeedForward()
+    if "sequences" not in layouts:
+        what = "is a per-example output [N, C]" if isinstance(layer, LossHead) else "works on vectors [N, F]"
         raise ConfigError(
-            f"{name} is a per-example output [N, C] but {src} gives {given}; put a LastTimeStep "
+            f"{name} {what} but {src} gives {given}; put a LastTimeStep "
             f"(or a recurrent layer with return_sequences=False) before it, or use RnnOutput for "
             f"one output per step")
-    if _is(layer, "TimeDistributed") and rank in (2, 4):
-        return None                                                        # per step or per frame
-    if needs_sequence(layer) or _is(layer, "Dense"):
-        if rank == 2:
-            return None
-        if rank == 4:
-            return CnnToRnn(shape[2], shape[3], shape[0])
-        if rank == 1 and not needs_sequence(layer):
-            return None                                                    # Dense on vectors
-        if rank == 3 and not needs_sequence(layer):
-            return CnnToFeedForward()                                      # Dense on images
-        if batch == ROWS:
-            hint = " (put a FeedForwardToRnn before it to restore the time axis)"
-        elif rank == 1:
-            hint = " (a LastTimeStep or return_sequences=False earlier removed the time axis)"
-        else:
-            hint = "; for video use InputType.convolutional(..., sequence=True)"
-        raise ConfigError(f"{name} works on sequences [N, F, T] but {src} gives {given}{hint}")
-    return None
+    if batch == ROWS:
+        hint = " (put a FeedForwardToRnn before it to restore the time axis)"
+    elif rank == 1:
+        hint = " (a LastTimeStep or return_sequences=False earlier removed the time axis)"
+    else:
+        hint = "; for video use InputType.convolutional(..., sequence=True)"
+    raise ConfigError(f"{name} works on sequences [N, F, T] but {src} gives {given}{hint}")
 
 
 def _check_n_in(i: int, layer, n_features, layers) -> None:
@@ -441,7 +360,7 @@ def guess_input_type(layers: Sequence[nn.Module]):
     if n_in is None:
         inner = inner_layer(first)
         n_in = getattr(inner, "n_in", None) if inner is not None else None
-    if n_in is None or _is_spatial(core_layer(first)):
+    if n_in is None or _takes_frames(core_layer(first)):
         return None
     if needs_sequence(first) or any(needs_sequence(layer) for layer in layers[1:]):
         return InputType.recurrent(int(n_in))

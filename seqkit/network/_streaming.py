@@ -27,6 +27,7 @@ from typing import Mapping
 
 import torch
 
+from .._errors import ConfigError
 from ._forward import network_output
 from ._inference import as_tensor, eval_mode, like_input, prepare_input
 from ._shapes import carries_state, layer_name, stepwise_obstacle
@@ -70,13 +71,14 @@ def time_step(net, x, mask=None):
     """``net.rnn_time_step`` (see the module docstring).
 
     Raises:
-        ValueError: a Bidirectional or go_backwards layer; a network not built;
-            a batch size other than the stored states' (clear them first).
+        ValueError: a Bidirectional or go_backwards layer; a batch size other
+            than the stored states' (clear them first).
+        ConfigError: the network is not built yet.
     """
     _check_streamable(net)
     xt = as_tensor(x, "x")
     if not net.built:
-        raise ValueError("rnn_time_step: the network is not built yet; give input_type= or "
+        raise ConfigError("rnn_time_step: the network is not built yet; give input_type= or "
                          "the first layer's n_in, or run output() once")
     single = xt.dim() == len(net.input_shape)                     # one step without a time axis
     if single:

@@ -84,6 +84,8 @@ CASES: dict[str, list[Case]] = {
     "Subsampling2D": [Case(lambda: cls("Subsampling2D")(2, pooling="avg", padding=(1, 0)),
                            x=lambda: torch.randn(2, 2, 3, 6, 6))],
     # preprocessors
+    "CnnToFeedForward": [Case(lambda: cls("CnnToFeedForward")(), x=lambda: torch.randn(2, 3, 4, 4),
+                              mask=False)],
     "CnnToRnn": [Case(lambda: cls("CnnToRnn")(6, 6, 2), x=lambda: torch.randn(2, 2, 3, 6, 6))],
     "RnnToFeedForward": [Case(lambda: cls("RnnToFeedForward")())],
     "FeedForwardToRnn": [Case(lambda: cls("FeedForwardToRnn")(), x=lambda: torch.randn(10, 3),

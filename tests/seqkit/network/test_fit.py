@@ -125,11 +125,29 @@ def test_nan_loss_stops_with_the_iteration_and_a_checkpoint(tmp_path):
     assert err.value.iteration == 3
     assert os.path.dirname(err.value.checkpoint) == str(tmp_path / "ck")
     assert os.path.exists(err.value.checkpoint)
-    # without a Checkpoint listener it goes to a fresh temporary directory
+    # without a Checkpoint listener it goes where nonfinite_dir says
     net = small_net()
     with pytest.raises(seqkit.NonFiniteLossError) as err:
-        net.fit((x, y), batch_size=4, check_every=1, progress=False)
+        net.fit((x, y), batch_size=4, check_every=1, progress=False, nonfinite_dir=tmp_path / "bad")
     assert err.value.iteration == 3 and net.iteration == 3 and os.path.exists(err.value.checkpoint)
+    assert os.path.dirname(err.value.checkpoint) == str(tmp_path / "bad")
+
+
+def test_fit_on_data_with_no_batch_is_an_error():
+    x, y = sign_task(n=4)
+    net = small_net()
+    net.fit((x, y), batch_size=4, progress=False)                         # built
+    with pytest.raises(ValueError, match="fit: epoch 2 got no batch: the data is empty"):
+        net.fit([], progress=False)
+
+
+def test_progress_is_one_line_per_epoch_off_a_terminal(capsys):
+    x, y = sign_task(n=8)
+    small_net().fit((x, y), epochs=2, batch_size=4)                        # pytest's stdout is no terminal
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("epoch 1/2 - loss ") and lines[1].endswith(" s")
+    small_net().fit((x, y), epochs=2, batch_size=4, progress=False)
+    assert capsys.readouterr().out == ""
 
 
 def test_score_listener_prints_every_n():
