@@ -10,7 +10,9 @@
 
 Every class takes numpy arrays or torch tensors, 2-D ``[N, C]`` or NCL
 ``[N, C, T]`` with an ``[N, T]`` mask (nonzero = real step), and has
-``merge``, ``to_dict``, ``stats`` and ``report(path)`` (HTML, Markdown or JSON).
+``merge``, ``to_dict``, ``stats``, ``report(path, provenance=None)`` (HTML,
+Markdown or JSON) and ``provenance`` (model file, data source, epochs,
+training time, config; see ``docs/reports.md``).
 """
 
 from ._binary import EvaluationBinary

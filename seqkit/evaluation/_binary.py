@@ -7,13 +7,14 @@ import torch
 
 from . import _class_metrics as cm_metrics
 from ._inputs import check_no_nan, prepare
+from ._reportable import Reportable
 
 __all__ = ["EvaluationBinary"]
 
 _WHERE = "EvaluationBinary.eval"
 
 
-class EvaluationBinary:
+class EvaluationBinary(Reportable):
     """Per-output confusion counts for K independent yes/no outputs (e.g. sigmoid multi-label heads).
 
     Output k is predicted positive where ``prediction > threshold[k]`` and is
@@ -30,6 +31,7 @@ class EvaluationBinary:
     """
 
     def __init__(self, decision_threshold=0.5, labels=None):
+        super().__init__()
         thresholds = np.atleast_1d(np.asarray(decision_threshold, dtype=np.float64))
         if thresholds.ndim != 1 or thresholds.size == 0 or np.isnan(thresholds).any():
             raise ValueError(f"EvaluationBinary: decision_threshold must be a number or a 1-D sequence, got "
@@ -81,6 +83,7 @@ class EvaluationBinary:
         """Add ``other``'s counts (exact). Returns ``self``."""
         if not isinstance(other, EvaluationBinary):
             raise ValueError(f"EvaluationBinary.merge: expected an EvaluationBinary, got {type(other).__name__}")
+        self.merge_provenance(other)
         if other._counts is None:
             return self
         if self._counts is not None and other._counts.shape != self._counts.shape:
@@ -179,16 +182,12 @@ class EvaluationBinary:
                 "thresholds": self.thresholds().tolist(),
                 "counts": {k: v.tolist() for k, v in self.counts().items()},
                 "per_output": {k: v.tolist() for k, v in self.per_output().items()},
-                "average": {k: self._average(k) for k in ("accuracy", "precision", "recall", "f1")}}
+                "average": {k: self._average(k) for k in ("accuracy", "precision", "recall", "f1")},
+                "provenance": self.stamped_provenance()}
 
-    def report(self, path):
-        """Write an HTML, Markdown or JSON report (by extension) to ``path``; returns the path."""
-        from ..reports import write_report
-        return write_report(self, path)
-
-    def _report_document(self):
+    def _report_document(self, provenance):
         from ._report_other import binary_document
-        return binary_document(self)
+        return binary_document(self, provenance)
 
     def __repr__(self) -> str:
         return f"EvaluationBinary(outputs={self.num_outputs})"

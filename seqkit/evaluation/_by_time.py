@@ -29,7 +29,13 @@ steps are counted.
 
 Length: counts are kept per exact length (correct evaluated steps, evaluated
 steps, and sequences with at least one evaluated step), so any bucketing can
-be applied when the figures are read and merging stays exact.
+be applied when the figures are read and merging stays exact. The default
+buckets follow the data: from the shortest length holding a sequence to the
+longest, one bucket per length when there are at most 8 of them (lengths 3..10
+give 3, 4, ..., 10), else at most 8 buckets of a round width (lengths 29..361
+give 29-49, 50-99, ..., 350-361), or of round edges growing by a constant factor
+when the longest is over 20 times the shortest (1..500 gives 1-2, 3-9, 10-29,
+30-99, 100-299, 300-500).
 """
 
 from __future__ import annotations
@@ -41,8 +47,10 @@ import torch
 
 from ._inputs import bincount
 
-__all__ = ["CountTable", "LengthBuckets", "StepAccuracy", "batch_counts", "bucket_lengths", "default_length_edges",
-           "step_table"]
+__all__ = ["MAX_LENGTH_BUCKETS", "CountTable", "LengthBuckets", "StepAccuracy", "batch_counts", "bucket_lengths",
+           "data_length_edges", "step_table"]
+
+MAX_LENGTH_BUCKETS = 8
 
 
 class CountTable:
@@ -196,19 +204,41 @@ def _length_table(correct_by_row: torch.Tensor, evaluated: torch.Tensor, lengths
     return out.index_add_(1, lengths.long(), per_example)
 
 
-def default_length_edges(max_length: int) -> list[int]:
-    """Power-of-two bucket starts 1, 2, 4, ... covering ``max_length``."""
-    edges = [1]
-    while edges[-1] * 2 <= max_length:
-        edges.append(edges[-1] * 2)
-    return edges
+def data_length_edges(shortest: int, longest: int, max_buckets: int = MAX_LENGTH_BUCKETS) -> list[int]:
+    """Bucket starts that follow the data's lengths ``shortest..longest`` (see the module docstring).
+
+    At most ``max_buckets`` buckets (more only for decades past ``10**max_buckets``); the
+    first starts at ``shortest`` and the last ends at ``longest``. One bucket per length
+    when they fit; otherwise buckets of a round width (1, 2 or 5 times a power of ten)
+    whose inner edges are multiples of it; when the longest is over 20 times the
+    shortest, round edges growing by a constant factor (1, 2, 5, 10, ... or 1, 3, 10,
+    30, ... or 1, 10, 100, ...) instead.
+    """
+    shortest, longest = max(int(shortest), 1), max(int(longest), 1)
+    if longest - shortest < max_buckets:
+        return list(range(shortest, longest + 1))
+    if longest > 20 * shortest:
+        for mantissas in ((1, 2, 5), (1, 3), (1,)):
+            inner = [m * 10 ** e for e in range(len(str(longest)) + 1) for m in mantissas]
+            edges = [shortest] + [x for x in inner if shortest < x <= longest]
+            if len(edges) <= max_buckets:
+                return edges
+        return edges                                                             # decades: the coarsest there is
+    width = 1
+    while longest // width - shortest // width + 1 > max_buckets:
+        width = width * 5 // 2 if str(width).startswith("2") else width * 2      # 1, 2, 5, 10, 20, 50, ...
+    return [shortest] + list(range((shortest // width + 1) * width, longest + 1, width))
 
 
 def bucket_lengths(table: np.ndarray, edges=None) -> LengthBuckets:
-    """Group per-length counts ``[3, L]`` into buckets starting at ``edges`` (ascending, from >= 1)."""
+    """Group per-length counts ``[3, L]`` into buckets starting at ``edges`` (ascending, from >= 1).
+
+    ``edges=None``: :func:`data_length_edges` of the shortest and longest length holding a sequence.
+    """
     max_length = max(table.shape[1] - 1, 1)
     if edges is None:
-        edges = default_length_edges(max_length)
+        present = np.flatnonzero(table[2]) if table.shape[1] else np.zeros(0, np.int64)
+        edges = data_length_edges(int(present[0]), int(present[-1])) if present.size else [1]
     edges = [int(e) for e in edges]
     if not edges or edges[0] < 1 or any(b <= a for a, b in zip(edges, edges[1:])):
         raise ValueError(f"length bucket edges must be strictly increasing integers >= 1, got {edges}")

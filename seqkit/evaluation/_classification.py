@@ -11,6 +11,7 @@ from . import _class_metrics as cm_metrics
 from ._by_time import CountTable, LengthBuckets, StepAccuracy, batch_counts, bucket_lengths, step_table
 from ._inputs import Extent, as_tensor, bincount, check_no_nan, prepare, sequence_extent
 from ._outcomes import as_work, step_outcomes, work_dtype
+from ._reportable import Reportable
 from ._worst import WorstSequences
 
 __all__ = ["Evaluation"]
@@ -18,7 +19,7 @@ __all__ = ["Evaluation"]
 _WHERE = "Evaluation.eval"
 
 
-class Evaluation:
+class Evaluation(Reportable):
     """Classification metrics for one-hot (or class-index) labels and class scores, with masks.
 
     Every real step of every sequence is one classified item: predicted class
@@ -32,7 +33,13 @@ class Evaluation:
     length (:meth:`accuracy_by_step`, :meth:`accuracy_by_length`) and the worst
     sequences by key. Those views treat each ``eval`` call's rows as whole
     sequences, so feed whole sequences (not TBPTT segments) when you read them;
-    every other figure is the same however the data are split. A sequence's
+    every other figure is the same however the data are split.
+
+    Many-to-one data: when every sequence (row) evaluated so far had exactly one
+    evaluated step (``[N, C]`` predictions, or a labels mask with one 1 per
+    row), each classified item is a sequence: :attr:`many_to_one` is True and
+    the report counts sequences, not steps. The rule reads the counts, so it
+    holds after ``merge`` and ``all_reduce_evaluation`` too. A sequence's
     length and the step it starts and ends at come from ``eval``'s
     ``features_mask`` (or ``lengths``), which ``Sequential.evaluate`` passes;
     without them, from the evaluated steps, which is wrong for many-to-one data
@@ -86,6 +93,7 @@ class Evaluation:
             raise ValueError(f"Evaluation: decision_threshold must be in [0, 1], got {decision_threshold!r}")
         if int(worst_k) != worst_k or worst_k < 0:
             raise ValueError(f"Evaluation: worst_k must be an integer >= 0, got {worst_k!r}")
+        super().__init__()
         self._num_classes = None if num_classes is None else int(num_classes)
         self._names = labels
         self.binary_positive_class = binary_positive_class
@@ -176,7 +184,8 @@ class Evaluation:
                                  batch_counts(correct, weights, evaluated, extent.lengths, extent.span, size)):
             table.add(counts)
         if keys is not None:
-            self._worst.add_batch(keys, scores, actual_index, correct, weights, extent.span, extent.lengths)
+            self._worst.add_batch(keys, scores, actual_index, predicted.long(), correct, weights, extent.span,
+                                  extent.lengths)
         self._host_cm = None
         return self
 
@@ -246,6 +255,7 @@ class Evaluation:
             raise ValueError(f"Evaluation.merge: expected an Evaluation, got {type(other).__name__}")
         if self.top_n != other.top_n:
             raise ValueError(f"Evaluation.merge: top_n differs ({self.top_n} vs {other.top_n})")
+        self.merge_provenance(other)
         if other._num_classes is not None:
             self._check_classes(other._num_classes)
             if self._names is None and other._names is not None:
@@ -292,6 +302,23 @@ class Evaluation:
     def num_steps(self) -> int:
         """Real steps (examples, for 2-D input) evaluated so far."""
         return int(self.confusion_matrix().sum())
+
+    @property
+    def num_sequences(self) -> int:
+        """Sequences (rows of the ``eval`` calls) with at least one evaluated step."""
+        table = self._by_length.numpy()
+        return int(table[2].sum())
+
+    @property
+    def many_to_one(self) -> bool:
+        """True when every evaluated sequence had exactly one evaluated step (one label per sequence).
+
+        That is ``num_steps == num_sequences > 0``: ``[N, C]`` predictions, or ``[N, C, T]`` with a
+        labels mask holding one 1 per row (many-to-one ALIGN_END data). Reports then count
+        sequences instead of steps. False before any data and for per-step labels.
+        """
+        n = self.num_sequences
+        return n > 0 and n == self.num_steps
 
     def accuracy(self) -> float:
         """Correct real steps / real steps; NaN before any data."""
@@ -416,7 +443,8 @@ class Evaluation:
     def accuracy_by_length(self, edges=None) -> LengthBuckets:
         """Step accuracy of sequences grouped by length (real steps) into buckets starting at ``edges``.
 
-        ``edges`` defaults to powers of two (1, 2, 4, ...); bucket i holds lengths ``[edges[i], edges[i+1])``.
+        ``edges`` defaults to at most 8 buckets that follow the data, from the shortest length to the
+        longest (see :mod:`seqkit.evaluation._by_time`); bucket i holds lengths ``[edges[i], edges[i+1])``.
         Lengths come from the ``features_mask`` or ``lengths`` given to ``eval`` (``Sequential.evaluate``
         passes the batch's features mask); without them, a sequence's length is its number of evaluated
         steps, which is 1 for every series of many-to-one data.
@@ -439,14 +467,9 @@ class Evaluation:
         from ._report_content import classification_dict
         return classification_dict(self)
 
-    def report(self, path):
-        """Write an HTML (.html/.htm), Markdown (.md) or JSON (.json) report to ``path``; returns the path."""
-        from ..reports import write_report
-        return write_report(self, path)
-
-    def _report_document(self):
+    def _report_document(self, provenance):
         from ._report_content import classification_document
-        return classification_document(self)
+        return classification_document(self, provenance)
 
     def __repr__(self) -> str:
         return (f"Evaluation(num_classes={self._num_classes}, steps={self.num_steps}, "

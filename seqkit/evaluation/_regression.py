@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from ._inputs import check_no_nan, prepare
+from ._reportable import Reportable
 
 __all__ = ["RegressionEvaluation"]
 
@@ -44,7 +45,7 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
 
 
-class RegressionEvaluation:
+class RegressionEvaluation(Reportable):
     """Per-column regression figures over real steps, with masks (DL4J's definitions).
 
     For column i over its real steps (label y, prediction p, n steps):
@@ -67,6 +68,7 @@ class RegressionEvaluation:
     """
 
     def __init__(self, columns=None):
+        super().__init__()
         self._names = None if columns is None else [str(c) for c in columns]
         if self._names is not None and not self._names:
             raise ValueError("RegressionEvaluation: columns must name at least one column")
@@ -119,6 +121,7 @@ class RegressionEvaluation:
         if not isinstance(other, RegressionEvaluation):
             raise ValueError(f"RegressionEvaluation.merge: expected a RegressionEvaluation, got "
                              f"{type(other).__name__}")
+        self.merge_provenance(other)
         if other._state is None:
             return self
         if self.num_columns is not None and other.num_columns != self.num_columns:
@@ -227,16 +230,12 @@ class RegressionEvaluation:
         pc = self.per_column()
         return {"type": "RegressionEvaluation", "num_columns": self.num_columns, "column_names": self.column_names,
                 "per_column": {k: v.tolist() for k, v in pc.items()},
-                "average": {k: self._average(k) for k in ("mse", "mae", "rmse", "rse", "pearson", "r2")}}
+                "average": {k: self._average(k) for k in ("mse", "mae", "rmse", "rse", "pearson", "r2")},
+                "provenance": self.stamped_provenance()}
 
-    def report(self, path):
-        """Write an HTML, Markdown or JSON report (by extension) to ``path``; returns the path."""
-        from ..reports import write_report
-        return write_report(self, path)
-
-    def _report_document(self):
+    def _report_document(self, provenance):
         from ._report_other import regression_document
-        return regression_document(self)
+        return regression_document(self, provenance)
 
     def __repr__(self) -> str:
         return f"RegressionEvaluation(columns={self.num_columns}, average_mse={self.average_mean_squared_error():.6g})"

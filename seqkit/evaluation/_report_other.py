@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from ..reports._document import Document, Figure, Section, Table, Text
+from ..reports import Document, Figure, Section, Table, Text
 from ._curves import downsample
+from ._provenance import provenance_section, provenance_subtitle
+from ._report_labels import class_labels
 
 __all__ = ["binary_document", "regression_document", "roc_document", "roc_multiclass_document"]
 
 _MAX_CURVES = 10
 
 
-def regression_document(ev) -> Document:
+def _document(title: str, summary: list, sections: list[Section], data: dict, provenance: dict) -> Document:
+    """The document with its provenance: in ``data`` (the JSON report), in the header and as a section."""
+    data["provenance"] = provenance
+    return Document(title, summary, sections + [provenance_section(provenance)], data,
+                    subtitle=provenance_subtitle(provenance))
+
+
+def regression_document(ev, provenance: dict) -> Document:
     data = ev.to_dict()
     pc = data["per_column"]
     avg = data["average"]
@@ -24,54 +33,58 @@ def regression_document(ev) -> Document:
                ("Columns", data["num_columns"] or 0)]
     sections = [Section("Per-column metrics", [table]),
                 Section("Text summary (DL4J layout)", [Text(ev.stats(), "pre")])]
-    return Document("Regression evaluation", summary, sections, data)
+    return _document("Regression evaluation", summary, sections, data, provenance)
 
 
 def _curve_figures(named_curves) -> list[Figure]:
-    """ROC and PR figures for ``[(label, Curve), ...]`` (at most 10 curves drawn)."""
+    """ROC and PR figures for ``[(label, roc, pr, auc, auprc), ...]`` (at most 10 curves drawn).
+
+    ``roc`` is ``(fpr, tpr, thresholds)`` and ``pr`` is ``(precision, recall, thresholds)``;
+    a curve whose rates are undefined (NaN: a class that never or always occurs) is left out.
+    """
     roc, pr = [], []
-    for label, curve in named_curves[:_MAX_CURVES]:
-        if curve.positives and curve.negatives:
-            fpr, tpr, _ = curve.roc()
+    for label, (fpr, tpr, _), (precision, recall, _), auc, auprc in named_curves[:_MAX_CURVES]:
+        if fpr.size and not (fpr != fpr).any() and not (tpr != tpr).any():
             x, y = downsample(fpr, tpr)
-            roc.append({"label": f"{label} (AUC {curve.auc():.3f})", "fpr": x, "tpr": y})
-        if curve.positives:
-            precision, recall, _ = curve.pr()
+            roc.append({"label": f"{label} (AUC {auc:.3f})", "fpr": x, "tpr": y})
+        if recall.size and not (recall != recall).any():
             x, y = downsample(recall, precision)
-            pr.append({"label": f"{label} (AP {curve.auprc():.3f})", "recall": x, "precision": y})
+            pr.append({"label": f"{label} (AP {auprc:.3f})", "recall": x, "precision": y})
     return [Figure("roc", "ROC curve", {"curves": roc}), Figure("pr", "Precision-recall curve", {"curves": pr})]
 
 
-def roc_document(ev) -> Document:
+def roc_document(ev, provenance: dict) -> Document:
     data = ev.to_dict()
     rows = [["AUC (ROC)", data["auc"]], ["AUPRC (average precision)", data["auprc"]],
             ["AUPRC (trapezoid)", data["auprc_trapezoid"]], ["Positives", data["positives"]],
             ["Negatives", data["negatives"]], ["Real steps", data["num_steps"]]]
-    blocks = _curve_figures([("class 1", ev._curve())]) + [Table(["Metric", "Value"], rows)]
+    curves = [("class 1", ev.roc_curve(), ev.pr_curve(), data["auc"], data["auprc"])] if data["num_steps"] else []
+    blocks = _curve_figures(curves) + [Table(["Metric", "Value"], rows)]
     if not (data["positives"] and data["negatives"]):
         blocks.append(Text("AUC is undefined: the data hold only one class.", "warning"))
     summary = [("AUC", data["auc"]), ("AUPRC", data["auprc"]), ("Positives", data["positives"]),
                ("Negatives", data["negatives"])]
-    return Document("ROC evaluation", summary, [Section("ROC and precision-recall", blocks)], data)
+    return _document("ROC evaluation", summary, [Section("ROC and precision-recall", blocks)], data, provenance)
 
 
-def roc_multiclass_document(ev) -> Document:
+def roc_multiclass_document(ev, provenance: dict) -> Document:
     data = ev.to_dict()
-    names = data["class_names"]
-    rows = [[i, names[i], data["positives"][i], data["auc"][i], data["auprc"][i]] for i in range(len(names))]
-    table = Table(["Class", "Name", "Positives", "AUC", "AUPRC (AP)"], rows,
-                  note="One-vs-all; \u2014 marks a class that never or always occurs.")
-    figures = _curve_figures([(names[c], ev._curve(c)) for c in range(len(names))])
-    blocks = figures + [table]
-    if len(names) > _MAX_CURVES:
-        blocks.append(Text(f"The plots show the first {_MAX_CURVES} of {len(names)} classes.", "note"))
+    labels, label_note = class_labels(data["class_names"])
+    rows = [[i, labels[i], data["positives"][i], data["auc"][i], data["auprc"][i]] for i in range(len(labels))]
+    note = "One-vs-all; \u2014 marks a class that never or always occurs." + (f" {label_note}" if label_note else "")
+    table = Table(["Class", "Name", "Positives", "AUC", "AUPRC (AP)"], rows, note=note)
+    curves = [(labels[c], ev.roc_curve(c), ev.pr_curve(c), data["auc"][c], data["auprc"][c])
+              for c in range(len(labels))] if data["num_steps"] else []
+    blocks = _curve_figures(curves) + [table]
+    if len(labels) > _MAX_CURVES:
+        blocks.append(Text(f"The plots show the first {_MAX_CURVES} of {len(labels)} classes.", "note"))
     summary = [("Average AUC", data["average_auc"]), ("Average AUPRC", data["average_auprc"]),
                ("Classes", data["num_classes"] or 0), ("Real steps", data["num_steps"])]
-    return Document("Multi-class ROC evaluation", summary, [Section("One-vs-all ROC and precision-recall", blocks)],
-                    data)
+    return _document("Multi-class ROC evaluation", summary,
+                     [Section("One-vs-all ROC and precision-recall", blocks)], data, provenance)
 
 
-def binary_document(ev) -> Document:
+def binary_document(ev, provenance: dict) -> Document:
     data = ev.to_dict()
     po, counts = data["per_output"], data["counts"]
     rows = [[name, data["thresholds"][i], po["accuracy"][i], po["precision"][i], po["recall"][i], po["f1"][i],
@@ -86,4 +99,4 @@ def binary_document(ev) -> Document:
                     {"names": data["output_names"], "precision": po["precision"], "recall": po["recall"]})
     sections = [Section("Per-output metrics", [figure, table]),
                 Section("Text summary", [Text(ev.stats(), "pre")])]
-    return Document("Multi-label (binary) evaluation", summary, sections, data)
+    return _document("Multi-label (binary) evaluation", summary, sections, data, provenance)

@@ -16,16 +16,18 @@ import torch
 
 from ._curves import Curve
 from ._inputs import check_no_nan, prepare
+from ._reportable import Reportable
 
 __all__ = ["ROC", "ROCMultiClass"]
 
 
-class _ScoreStore:
+class _ScoreStore(Reportable):
     """Real-step scores and labels, kept as a list of per-call tensors."""
 
     _where = "ROC"
 
     def __init__(self):
+        super().__init__()
         self._scores: list[torch.Tensor] = []
         self._labels: list[torch.Tensor] = []
         self._host: tuple[np.ndarray, np.ndarray] | None = None
@@ -68,6 +70,7 @@ class _ScoreStore:
         return self._host
 
     def _merge_store(self, other: "_ScoreStore") -> None:
+        self.merge_provenance(other)
         self._scores += other._scores
         self._labels += other._labels
         self._host = None
@@ -77,11 +80,6 @@ class _ScoreStore:
     def num_steps(self) -> int:
         """Real steps evaluated."""
         return int(sum(y.numel() for y in self._labels))
-
-    def report(self, path):
-        """Write an HTML, Markdown or JSON report (by extension) to ``path``; returns the path."""
-        from ..reports import write_report
-        return write_report(self, path)
 
 
 class ROC(_ScoreStore):
@@ -154,11 +152,11 @@ class ROC(_ScoreStore):
     def to_dict(self) -> dict:
         return {"type": "ROC", "num_steps": self.num_steps, "positives": self.num_positives,
                 "negatives": self.num_negatives, "auc": self.auc(), "auprc": self.auprc(),
-                "auprc_trapezoid": self.auprc("trapezoid")}
+                "auprc_trapezoid": self.auprc("trapezoid"), "provenance": self.stamped_provenance()}
 
-    def _report_document(self):
+    def _report_document(self, provenance):
         from ._report_other import roc_document
-        return roc_document(self)
+        return roc_document(self, provenance)
 
     def __repr__(self) -> str:
         return f"ROC(steps={self.num_steps}, auc={self.auc():.4f})"
@@ -274,11 +272,11 @@ class ROCMultiClass(_ScoreStore):
         return {"type": "ROCMultiClass", "num_steps": self.num_steps, "num_classes": self._num_classes,
                 "class_names": self.class_names, "positives": counts, "auc": self._per_class(self.auc).tolist(),
                 "auprc": self._per_class(self.auprc).tolist(), "average_auc": self.average_auc(),
-                "average_auprc": self.average_auprc()}
+                "average_auprc": self.average_auprc(), "provenance": self.stamped_provenance()}
 
-    def _report_document(self):
+    def _report_document(self, provenance):
         from ._report_other import roc_multiclass_document
-        return roc_multiclass_document(self)
+        return roc_multiclass_document(self, provenance)
 
     def __repr__(self) -> str:
         return f"ROCMultiClass(num_classes={self._num_classes}, steps={self.num_steps})"

@@ -39,6 +39,7 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
+import time
 
 import torch
 
@@ -116,6 +117,15 @@ class FitRun:
     def run(self, source, skip: int) -> None:
         net, state, progress = self.net, self.state, self.net.progress
         state.notify(self.listeners, "on_fit_start")
+        started = time.perf_counter()
+        try:
+            self._epochs(source, skip)
+        finally:
+            progress.seconds += time.perf_counter() - started
+        state.notify(self.listeners, "on_fit_end")
+
+    def _epochs(self, source, skip: int) -> None:
+        net, state, progress = self.net, self.state, self.net.progress
         while progress.epoch < state.end_epoch and not state.stop:
             if hasattr(source, "set_epoch"):
                 source.set_epoch(progress.epoch)
@@ -140,7 +150,6 @@ class FitRun:
             progress.batch_in_epoch = 0
             net.optimization.step_schedule("epoch")
             state.notify(self.listeners, "on_epoch_end")
-        state.notify(self.listeners, "on_fit_end")
 
     def iteration(self, batch) -> None:
         """Train on one device batch, count it, and let the listeners see it."""

@@ -142,6 +142,14 @@ def score(net, data, *, regularization: bool = True, batch_size: int = 32) -> fl
     return value
 
 
+def _provenance(net, data) -> dict:
+    """What the network knows of where an evaluation comes from (the report's Provenance section)."""
+    out = {"epochs": net.epoch, "iterations": net.iteration, "training_time_s": round(net.progress.seconds, 3)}
+    if hasattr(data, "feature_columns"):                  # a readers.SequenceBatches (maybe standardised)
+        out["data_source"] = repr(getattr(data, "batches", data))
+    return out
+
+
 def evaluate(net, data, *, batch_size: int = 32, labels=None, top_n: int = 1):
     """See ``Sequential.evaluate``.
 
@@ -159,6 +167,7 @@ def evaluate(net, data, *, batch_size: int = 32, labels=None, top_n: int = 1):
         described = describe_data(data) or net.data_description
         labels = None if described is None else described.class_names
     ev = RegressionEvaluation() if regression else Evaluation(labels=labels, top_n=top_n)
+    ev.provenance = _provenance(net, data)
     with eval_mode(net):
         for b in _device_batches(net, data, batch_size, "evaluate"):
             step_mask = make_mask(b.features_mask, b.features_mask_host, b.features)

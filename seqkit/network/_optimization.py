@@ -27,6 +27,7 @@ class TrainingProgress:
         updates: optimizer steps (several per minibatch under TBPTT).
         batch_in_epoch: minibatches of the current epoch done (a resume skips them).
         fit_start_epoch: the epoch the current (or last) ``fit`` started at.
+        seconds: wall time spent training (``fit``), over every call.
     """
 
     iteration: int = 0
@@ -34,10 +35,12 @@ class TrainingProgress:
     updates: int = 0
     batch_in_epoch: int = 0
     fit_start_epoch: int = 0
+    seconds: float = 0.0
 
     def to_dict(self) -> dict:
         return {"iteration": self.iteration, "epoch": self.epoch, "updates": self.updates,
-                "batch_in_epoch": self.batch_in_epoch, "fit_start_epoch": self.fit_start_epoch}
+                "batch_in_epoch": self.batch_in_epoch, "fit_start_epoch": self.fit_start_epoch,
+                "seconds": self.seconds}
 
     def load_dict(self, saved: dict) -> None:
         """Restore from :meth:`to_dict` output (missing counters start at 0)."""
@@ -46,6 +49,7 @@ class TrainingProgress:
         self.updates = int(saved.get("updates", 0))
         self.batch_in_epoch = int(saved.get("batch_in_epoch", 0))
         self.fit_start_epoch = int(saved.get("fit_start_epoch", self.epoch))
+        self.seconds = float(saved.get("seconds", 0.0))
 
 
 class Optimization:

@@ -1,21 +1,20 @@
 """seqkit.reports: evaluation reports as one self-contained HTML file, Markdown or JSON.
 
-Every evaluation class has ``report(path)``, which calls :func:`write_report`.
-Plots need matplotlib (the ``report`` extra); without it the HTML report has
-tables only and says so.
+Every evaluation class has ``report(path, provenance=None)``, which calls
+:func:`write_report`. HTML reports always carry their plots (matplotlib is a
+regular dependency); Markdown lists them by title. See ``docs/reports.md``.
 """
 
-from ._document import Document, Figure, Section, Table, Text
-from ._plots import matplotlib_available
+from ._document import Cell, Document, Figure, Section, Table, Text
 from ._writer import FORMATS, write_report
 
 __all__ = [
+    "Cell",
     "Document",
     "FORMATS",
     "Figure",
     "Section",
     "Table",
     "Text",
-    "matplotlib_available",
     "write_report",
 ]

@@ -12,12 +12,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Document", "Figure", "Section", "Table", "Text", "format_cell", "plain", "text_columns"]
+__all__ = ["Cell", "Document", "Figure", "Section", "Table", "Text", "format_cell", "plain", "text_columns"]
+
+
+@dataclass
+class Cell:
+    """A table cell shown as ``value`` with a longer ``title`` (the HTML tooltip; e.g. a full file path)."""
+
+    value: object
+    title: str = ""
 
 
 @dataclass
 class Table:
-    """Rows of cells (str, int, float or None); floats print with 4 decimals, NaN/None as an em dash."""
+    """Rows of cells (str, int, float, None or :class:`Cell`); floats print with 4 decimals, NaN/None as an em dash."""
 
     headers: list[str]
     rows: list[list]
@@ -57,22 +65,29 @@ class Document:
         summary: headline (label, value) pairs shown as cards.
         sections: the body.
         data: the evaluation's ``to_dict()``; the JSON report is exactly this.
+        subtitle: one line under the title (e.g. the model file and the data), or empty.
     """
 
     title: str
     summary: list[tuple[str, object]]
     sections: list[Section]
     data: dict
+    subtitle: str = ""
 
 
 def text_columns(table: Table) -> list[bool]:
     """Per column: True for the first column and columns holding text (left-aligned), else False."""
-    return [j == 0 or any(isinstance(row[j], str) for row in table.rows if j < len(row))
+    def is_text(value) -> bool:
+        return isinstance(value.value if isinstance(value, Cell) else value, str)
+
+    return [j == 0 or any(is_text(row[j]) for row in table.rows if j < len(row))
             for j in range(len(table.headers))]
 
 
 def format_cell(value) -> str:
     """A cell as text: 4-decimal floats, thousands-free integers, em dash for NaN/None."""
+    if isinstance(value, Cell):
+        return format_cell(value.value)
     if value is None:
         return "\u2014"
     if isinstance(value, (bool, np.bool_)):

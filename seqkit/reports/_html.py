@@ -6,7 +6,7 @@ import base64
 import datetime as _dt
 from html import escape
 
-from ._document import Document, Figure, Section, Table, Text, format_cell, text_columns
+from ._document import Cell, Document, Figure, Section, Table, Text, format_cell, text_columns
 from ._plots import render_png
 
 __all__ = ["render_html"]
@@ -19,6 +19,7 @@ body { margin: 0; background: #f3f4f6; color: var(--ink);
 header { background: #111827; color: #f9fafb; padding: 28px 40px 24px; }
 header h1 { margin: 0; font-size: 22px; font-weight: 600; letter-spacing: .2px; }
 header p { margin: 6px 0 0; color: #9ca3af; font-size: 13px; }
+header p.subtitle { color: #d1d5db; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 main { max-width: 1180px; margin: 0 auto; padding: 24px 40px 48px; }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(118px, 1fr)); gap: 12px;
   margin: -44px 0 24px; }
@@ -31,37 +32,47 @@ section { background: #fff; border: 1px solid var(--line); border-radius: 10px; 
 section h2 { margin: 0 0 14px; font-size: 16px; font-weight: 600; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 20px;
   align-items: start; margin-bottom: 4px; }
+.grid > * { min-width: 0; }
 .grid + .table-wrap { margin-top: 16px; }
+/* a plot beside its table while the table fits at its natural width, else above it */
+.pair { display: flex; flex-wrap: wrap; gap: 20px; align-items: flex-start; margin-bottom: 4px; }
+.pair > .fig { flex: 1 1 400px; max-width: 640px; min-width: 0; }
+.pair > .tab { flex: 1 1 auto; max-width: 100%; min-width: 0; }
+.pair > .tab > .note { width: 0; min-width: 100%; }  /* a long note wraps; it never widens the table's column */
 figure { margin: 0; }
 figure img { width: 100%; height: auto; display: block; border: 1px solid var(--line); border-radius: 8px; }
 figcaption { color: var(--muted); font-size: 12px; margin-top: 6px; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; font-variant-numeric: tabular-nums; }
+/* no cell wraps: a class name or key never breaks inside a word; a wide table scrolls sideways */
 th, td { padding: 6px 10px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
 th { background: var(--soft); color: var(--muted); font-weight: 600; font-size: 12px; position: sticky; top: 0; }
 th.text, td.text { text-align: left; }
-td.text { white-space: normal; overflow-wrap: anywhere; }
+td[title] { cursor: help; text-decoration: underline dotted #cbd5e1; text-underline-offset: 3px; }
 table.narrow { max-width: 560px; }
 tbody tr:hover { background: #f9fafb; }
-.note { color: var(--muted); font-size: 12px; margin: 8px 0 0; }
+.note { color: var(--muted); font-size: 12px; margin: 8px 0 0; overflow-wrap: break-word; }
 .aside p { margin: 0 0 10px; }
 .aside p.note { font-size: 13px; line-height: 1.55; }
 .warning { color: var(--warn); background: #fffbeb; border: 1px solid #fde68a; border-radius: 8px;
   padding: 8px 12px; margin: 10px 0 0; font-size: 13px; }
-.banner { background: #eff6ff; border: 1px solid #bfdbfe; color: #1e3a8a; border-radius: 8px;
-  padding: 10px 14px; margin-bottom: 20px; }
 pre { background: var(--soft); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px;
   overflow-x: auto; font: 12px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; margin: 0; }
 footer { color: var(--muted); font-size: 12px; text-align: center; padding: 8px 0 32px; }
 """
 
 
+def _cell(value, align: str) -> str:
+    title = f' title="{escape(value.title)}"' if isinstance(value, Cell) and value.title else ""
+    return f"<td{align}{title}>{escape(format_cell(value))}</td>"
+
+
 def _table(table: Table) -> str:
+    """Text columns never wrap (a name or key stays on one line; a wide table scrolls sideways)."""
     text = text_columns(table)
     align = [' class="text"' if t else "" for t in text]
     head = "".join(f"<th{align[j]}>{escape(h)}</th>" for j, h in enumerate(table.headers))
-    rows = ["<tr>" + "".join(f"<td{align[j]}>{escape(format_cell(v))}</td>" for j, v in enumerate(row)) + "</tr>"
-            for row in table.rows]
+    rows = ["<tr>" + "".join(_cell(v, align[j]) for j, v in enumerate(row)) + "</tr>" for row in table.rows]
     note = f'<p class="note">{escape(table.note)}</p>' if table.note else ""
     narrow = ' class="narrow"' if len(table.headers) <= 2 else ""
     return (f'<div class="table-wrap"><table{narrow}><thead><tr>{head}</tr></thead>'
@@ -70,8 +81,6 @@ def _table(table: Table) -> str:
 
 def _figure(figure: Figure) -> str:
     png = render_png(figure)
-    if png is None:
-        return ""
     data = base64.b64encode(png).decode("ascii")
     alt = escape(figure.alt or figure.title)
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{alt}">'
@@ -86,12 +95,13 @@ def _text(text: Text) -> str:
 
 
 def _section(section: Section) -> str:
-    """One figure sits beside the section's tables; several figures share a row, tables below."""
-    drawn = [html for html in (_figure(b) for b in section.blocks if isinstance(b, Figure)) if html]
+    """One figure sits beside the section's tables (above them when they are too wide); several figures share
+    a row, tables below."""
+    drawn = [_figure(b) for b in section.blocks if isinstance(b, Figure)]
     tables = [_table(b) for b in section.blocks if isinstance(b, Table)]
     texts = [_text(b) for b in section.blocks if isinstance(b, Text)]
     if len(drawn) == 1 and tables:
-        body = f'<div class="grid"><div>{drawn[0]}</div><div>{"".join(tables)}</div></div>'
+        body = f'<div class="pair"><div class="fig">{drawn[0]}</div><div class="tab">{"".join(tables)}</div></div>'
     elif drawn:
         body = f'<div class="grid">{"".join(drawn)}</div>' + "".join(tables)
     elif len(tables) == 1 and texts and all(isinstance(b, Text) and b.style != "pre"
@@ -103,18 +113,19 @@ def _section(section: Section) -> str:
     return f"<section><h2>{escape(section.title)}</h2>{body}{''.join(texts)}</section>"
 
 
-def render_html(doc: Document, *, plots: bool, version: str) -> str:
-    """The whole page. ``plots`` False (matplotlib missing) adds a banner and draws tables only."""
+def render_html(doc: Document, *, version: str) -> str:
+    """The whole page, plots included."""
     cards = "".join(f'<div class="card"><div class="label">{escape(label)}</div>'
                     f'<div class="value">{escape(format_cell(value))}</div></div>' for label, value in doc.summary)
-    banner = ("" if plots else '<div class="banner">matplotlib is not installed, so this report has tables only. '
-              "Install the report extra (<code>pip install seqkit[report]</code>) for plots.</div>")
+    subtitle = (f'<p class="subtitle" title="{escape(doc.subtitle)}">{escape(doc.subtitle)}</p>'
+                if doc.subtitle else "")
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     sections = "".join(_section(s) for s in doc.sections)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">'
             f"<title>{escape(doc.title)}</title><style>{_CSS}</style></head><body>"
-            f"<header><h1>{escape(doc.title)}</h1><p>seqkit {escape(version)} \u00b7 generated {stamp}</p></header>"
-            f'<main><div class="cards">{cards}</div>{banner}{sections}</main>'
+            f"<header><h1>{escape(doc.title)}</h1><p>seqkit {escape(version)} \u00b7 generated {stamp}</p>"
+            f"{subtitle}</header>"
+            f'<main><div class="cards">{cards}</div>{sections}</main>'
             f"<footer>Generated by seqkit {escape(version)}. Masked steps are excluded from every figure."
             f"</footer></body></html>\n")

@@ -33,8 +33,10 @@ def _text(text: Text) -> list[str]:
 
 def render_markdown(doc: Document, *, version: str) -> str:
     """GitHub-flavoured Markdown; plots are listed by title and point to the HTML report."""
-    lines = [f"# {doc.title}", "", f"_seqkit {version}; masked steps are excluded from every figure._", "",
-             "| Metric | Value |", "|:---|---:|"]
+    lines = [f"# {doc.title}", "", f"_seqkit {version}; masked steps are excluded from every figure._", ""]
+    if doc.subtitle:
+        lines += [doc.subtitle.replace("\n", " "), ""]
+    lines += ["| Metric | Value |", "|:---|---:|"]
     lines += [f"| {_cell(label)} | {_cell(value)} |" for label, value in doc.summary]
     lines.append("")
     for section in doc.sections:

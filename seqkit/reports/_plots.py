@@ -1,8 +1,12 @@
 """Report plots as PNG bytes, drawn with matplotlib's object API on the Agg canvas.
 
-matplotlib is optional (the ``report`` extra). It is imported only here and
-only when a plot is drawn; pyplot is never used, so drawing a report neither
-needs a display nor changes the caller's matplotlib backend or state.
+matplotlib is imported only here and only when a plot is drawn; pyplot is
+never used, so drawing a report neither needs a display nor changes the
+caller's matplotlib backend or state.
+
+Tick labels never wrap: a long name is shortened in the middle (start and end
+kept, so names that differ at the end stay apart) and the labels turn 30 or
+60 degrees when they would not fit side by side.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import numpy as np
 
 from ._document import Figure
 
-__all__ = ["matplotlib_available", "render_png"]
+__all__ = ["render_png", "tick_labels", "tick_rotation"]
 
 _INK = "#1f2937"
 _MUTED = "#6b7280"
@@ -22,49 +26,57 @@ _BLUE = "#2563eb"
 _TEAL = "#0d9488"
 _AMBER = "#d97706"
 _PALETTE = ["#2563eb", "#d97706", "#0d9488", "#db2777", "#7c3aed", "#65a30d", "#dc2626", "#0891b2"]
+_LABEL_CHARS = 18
 
 
-def _load():
-    """(Figure class, Agg canvas class), or None when matplotlib is not installed."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure as MplFigure
-    except ImportError:
-        return None
-    return MplFigure, FigureCanvasAgg
-
-
-def matplotlib_available() -> bool:
-    return _load() is not None
-
-
-def render_png(figure: Figure) -> bytes | None:
-    """Draw ``figure`` and return PNG bytes, or None without matplotlib.
+def render_png(figure: Figure) -> bytes:
+    """Draw ``figure`` and return PNG bytes.
 
     Raises:
         ValueError: an unknown figure kind.
     """
-    loaded = _load()
-    if loaded is None:
-        return None
     draw = _DRAWERS.get(figure.kind)
     if draw is None:
         raise ValueError(f"unknown figure kind {figure.kind!r}; known: {sorted(_DRAWERS)}")
-    mpl_figure, canvas_cls = loaded
-    fig = mpl_figure(figsize=(6.4, 4.0), dpi=110, layout="constrained")
-    canvas_cls(fig)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg   # deferred: heavy, needed only to draw
+    from matplotlib.figure import Figure as MplFigure
+
+    fig = MplFigure(figsize=(6.4, 4.0), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
     draw(fig, figure.data)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", facecolor="white")
     return buf.getvalue()
 
 
-def _short(names: list[str], limit: int = 16) -> list[str]:
-    return [n if len(n) <= limit else n[:limit - 1] + "\u2026" for n in names]
+def tick_labels(names: list[str], limit: int = _LABEL_CHARS) -> list[str]:
+    """Names as one-line tick labels of at most ``limit`` characters.
+
+    Line breaks become spaces; a longer name keeps its start and its end around an ellipsis
+    ("Increasing trend with a long tail A" becomes "Increasing t\u2026ail A"), so names that
+    differ only at the end stay distinct.
+    """
+    out = []
+    for name in names:
+        name = " ".join(str(name).split())
+        if len(name) > limit:
+            tail = (limit - 1) // 3
+            name = name[:limit - 1 - tail].rstrip() + "\u2026" + name[len(name) - tail:].lstrip()
+        out.append(name)
+    return out
 
 
-def _tilted(names: list[str]) -> bool:
-    return len(names) > 6 or max((len(n) for n in names), default=0) > 8
+def tick_rotation(labels: list[str], room: int = 80) -> int:
+    """Degrees to turn x tick labels: 0 when they fit side by side in ``room`` characters, else 30 (60 for many)."""
+    longest = max((len(s) for s in labels), default=0)
+    if len(labels) * (longest + 2) <= room:
+        return 0
+    return 30 if len(labels) <= 10 else 60
+
+
+def _set_xticks(ax, positions, labels: list[str], room: int = 80) -> None:
+    angle = tick_rotation(labels, room)
+    ax.set_xticks(positions, labels, rotation=angle, ha="right" if angle else "center", rotation_mode="anchor")
 
 
 def _style(ax, xlabel: str = "", ylabel: str = "") -> None:
@@ -82,7 +94,7 @@ def _style(ax, xlabel: str = "", ylabel: str = "") -> None:
 def _confusion(fig, data: dict) -> None:
     """Heat map coloured by row share (recall per cell), annotated with counts up to 20 classes."""
     cm = np.asarray(data["matrix"], dtype=np.float64)
-    names = _short(data["names"])
+    names = tick_labels(data["names"])
     c = cm.shape[0]
     rows = cm.sum(axis=1, keepdims=True)
     share = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
@@ -93,8 +105,7 @@ def _confusion(fig, data: dict) -> None:
     bar.set_label("share of actual class", fontsize=8, color=_INK)
     ticks = np.arange(c)
     step = max(1, c // 20)
-    ax.set_xticks(ticks[::step], [names[i] for i in ticks[::step]], rotation=30 if _tilted(names) else 0,
-                  ha="right" if _tilted(names) else "center", rotation_mode="anchor")
+    _set_xticks(ax, ticks[::step], [names[i] for i in ticks[::step]], room=44)
     ax.set_yticks(ticks[::step], [names[i] for i in ticks[::step]])
     ax.tick_params(labelsize=8, colors=_INK, length=0)
     ax.set_xlabel("Predicted class", fontsize=9, color=_INK)
@@ -111,7 +122,7 @@ def _confusion(fig, data: dict) -> None:
 
 def _class_bars(fig, data: dict) -> None:
     """Grouped precision and recall bars per class; undefined (0/0) values are left out."""
-    names = _short(data["names"])
+    names = tick_labels(data["names"])
     x = np.arange(len(names))
     ax = fig.add_subplot()
     width = 0.38
@@ -123,8 +134,7 @@ def _class_bars(fig, data: dict) -> None:
     ax.grid(False, axis="x")
     ax.set_ylim(0, 1.05)
     step = max(1, len(names) // 25)
-    ax.set_xticks(x[::step], [names[i] for i in x[::step]], rotation=30 if _tilted(names) else 0,
-                  ha="right" if _tilted(names) else "center", rotation_mode="anchor")
+    _set_xticks(ax, x[::step], [names[i] for i in x[::step]])
     fig.legend(frameon=False, fontsize=8, ncols=2, loc="outside upper right")
 
 
@@ -166,7 +176,7 @@ def _length_accuracy(fig, data: dict) -> None:
     _style(ax, "Sequence length (real steps)", "Accuracy")
     ax.grid(False, axis="x")
     ax.set_ylim(0, 1.1)
-    ax.set_xticks(np.arange(len(labels)), labels, rotation=30 if len(labels) > 8 else 0)
+    _set_xticks(ax, np.arange(len(labels)), labels)
 
 
 def _curves(fig, data: dict, x_key: str, y_key: str, xlabel: str, ylabel: str, diagonal: bool) -> None:
@@ -175,7 +185,7 @@ def _curves(fig, data: dict, x_key: str, y_key: str, xlabel: str, ylabel: str, d
         ax.plot([0, 1], [0, 1], color=_MUTED, linestyle="--", linewidth=0.8)
     for i, curve in enumerate(data["curves"]):
         ax.plot(curve[x_key], curve[y_key], color=_PALETTE[i % len(_PALETTE)], linewidth=1.6,
-                drawstyle="steps-pre" if not diagonal else "default", label=curve["label"])
+                drawstyle="steps-pre" if not diagonal else "default", label=tick_labels([curve["label"]], 40)[0])
     _style(ax, xlabel, ylabel)
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.03)

@@ -5,6 +5,7 @@ last real feature step, so the evaluated steps say nothing about the series'
 lengths; ``eval(features_mask=...)`` (what ``Sequential.evaluate`` passes) does.
 """
 
+import json
 import re
 
 import numpy as np
@@ -14,6 +15,7 @@ from evaluation_data import make_batch, same_dict
 
 import readers
 from seqkit import Evaluation, InputType, Sequential
+from seqkit.evaluation._by_time import data_length_edges
 from seqkit.evaluation._inputs import eval_features_mask
 from seqkit.layers import LSTM, LastTimeStep, Output, RnnOutput
 
@@ -58,7 +60,9 @@ def test_many_to_one_lengths_come_from_the_features_mask(right_to_left):
     ev = Evaluation().eval(y, p, lm, keys=["a", "b", "c"], features_mask=fm)
     assert ev.num_steps == 3 and ev.accuracy() == pytest.approx(2 / 3)
     assert buckets_of(ev, [1, 4, 6]) == (["1-3", "4-5", "6-8"], [1, 1, 1], [1, 0, 1], [1, 1, 1])
-    assert buckets_of(ev, None) == (["1", "2-3", "4-7", "8"], [0, 1, 1, 1], [0, 1, 0, 1], [0, 1, 1, 1])
+    # default buckets follow the data: one per length from the shortest (3) to the longest (8)
+    assert buckets_of(ev, None) == (["3", "4", "5", "6", "7", "8"], [1, 0, 1, 0, 0, 1], [1, 0, 0, 0, 0, 1],
+                                    [1, 0, 1, 0, 0, 1])
     # the issue's edges: every series lands in the first bucket, none is lost
     assert buckets_of(ev, [1, 20, 50])[1] == [3, 0, 0]
     # by step: the label is the last real feature step (index 0 from the end) and
@@ -137,6 +141,51 @@ def test_labels_before_the_features_start_extend_the_sequence():
     assert buckets_of(ev, [1, 3, 4]) == (["1-2", "3", "4"], [0, 1, 0], [0, 3, 0], [0, 3, 0])
     assert ev.accuracy_by_step("start").total.tolist() == [1, 1, 1]
     assert ev.accuracy_by_step("end").total.tolist() == [1, 1, 1]
+
+
+# ---------------------------------------------------------------------------- default buckets
+
+def _with_lengths(lengths, seed=0):
+    """Many-to-one [N, C] evaluation of sequences with the given lengths."""
+    rng = np.random.default_rng(seed)
+    n = len(lengths)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)]
+    return Evaluation().eval(y, rng.random((n, 3)).astype(np.float32), lengths=np.asarray(lengths))
+
+
+@pytest.mark.parametrize("lengths, labels", [
+    (range(29, 362), ["29-49", "50-99", "100-149", "150-199", "200-249", "250-299", "300-349", "350-361"]),
+    (range(3, 11), ["3", "4", "5", "6", "7", "8", "9", "10"]),
+    ([3, 10, 10, 4], ["3", "4", "5", "6", "7", "8", "9", "10"]),
+    ([7, 7], ["7"]),
+    (range(1, 501), ["1-2", "3-9", "10-29", "30-99", "100-299", "300-500"]),     # 500 times the shortest
+    ([1, 12, 10000], ["1-9", "10-99", "100-999", "1000-9999", "10000"]),
+])
+def test_default_buckets_follow_the_data(lengths, labels):
+    b = _with_lengths(list(lengths))
+    assert b.accuracy_by_length().labels() == labels
+    assert int(b.accuracy_by_length().sequences.sum()) == len(list(lengths))
+
+
+def test_data_length_edges():
+    assert data_length_edges(29, 361) == [29, 50, 100, 150, 200, 250, 300, 350]
+    assert data_length_edges(3, 10) == list(range(3, 11))
+    assert data_length_edges(3, 11) == [3, 4, 6, 8, 10]                            # width 2 once 9 would be needed
+    assert data_length_edges(100, 1000) == [100, 200, 400, 600, 800, 1000]
+    assert data_length_edges(1, 10 ** 9) == [10 ** e for e in range(10)]          # decades, the coarsest
+    assert data_length_edges(0, 0) == [1]
+    assert Evaluation().accuracy_by_length().labels() == ["1"]                    # no data
+
+
+def test_report_length_buckets_follow_the_data(tmp_path):
+    for lengths, first, last in ((range(29, 362), "29-49", "350-361"), (range(3, 11), "3", "10")):
+        ev = _with_lengths(list(lengths))
+        data = json.loads(ev.report(tmp_path / "r.json").read_text())["accuracy_by_length"]
+        assert data["low"][0] == min(lengths) and data["high"][-1] == max(lengths)
+        md = ev.report(tmp_path / "r.md").read_text()
+        rows = md[md.index("## Accuracy by sequence length"):].split("\n## ")[0]
+        firsts = [line.split(" | ")[0][2:] for line in rows.splitlines() if line.startswith("| ")][1:]
+        assert firsts[0] == first and firsts[-1] == last and "16-31" not in firsts and "1" not in firsts
 
 
 # ---------------------------------------------------------------------------- sequence level
@@ -253,11 +302,12 @@ def test_html_report_shows_the_length_buckets(tmp_path):
     html = ev.report(tmp_path / "r.html").read_text()
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
     section = text[text.rindex("Accuracy by sequence length"):]
-    # bucket, sequences, evaluated steps, accuracy; the empty bucket "1" below the data is left out
-    assert re.search(r"Accuracy 2-3 1 1 1\.0000 4-7 1 1 0\.0000 8 1 1 1\.0000", section), section[:400]
-    assert re.search(r"\bb 5 1 1 1\.0000", text)                                   # worst: key, length, steps
+    # many-to-one: bucket, sequences, accuracy (no separate step count); buckets from length 3 to 8
+    assert re.search("Length \\(real steps\\) Sequences Accuracy 3 1 1\\.0000 4 0 \u2014 5 1 0\\.0000 6 0 \u2014 "
+                     "7 0 \u2014 8 1 1\\.0000", section), section[:400]
+    assert re.search(r"\b1 b 1 2 0\.1000 5\b", text)               # worst: rank, key, true, predicted, score, length
     md = ev.report(tmp_path / "r.md").read_text()
-    assert "| 2-3 | 1 | 1 |" in md and "| 8 | 1 | 1 |" in md
+    assert "| 3 | 1 | 1.0000 |" in md and "| 8 | 1 | 1.0000 |" in md
 
 
 def test_length_errors():

@@ -217,3 +217,16 @@ def test_evaluate_with_a_standardizer_on_reordered_columns_equals_the_original(t
     np.testing.assert_array_equal(a.confusion_matrix(), b.confusion_matrix())
     assert net.score(scale(_batches(fpath, lpath))) == pytest.approx(net.score(scale(_batches(rpath, lpath))),
                                                                       rel=1e-6)
+
+
+def test_evaluate_states_its_provenance_and_the_model_file_keeps_training_time(tmp_path):
+    fpath, lpath = _dataset(tmp_path)
+    net = _net().fit(_batches(fpath, lpath), epochs=2, progress=False)
+    assert net.progress.seconds > 0
+    ev = net.evaluate(_batches(fpath, lpath))
+    assert ev.provenance["epochs"] == 2 and ev.provenance["iterations"] == 6
+    assert ev.provenance["training_time_s"] > 0 and "features-d0-d1-d2.csv" in ev.provenance["data_source"]
+    net.save(tmp_path / "m.seqkit")
+    assert seqkit.load(tmp_path / "m.seqkit").progress.seconds == pytest.approx(net.progress.seconds)
+    ev.report(tmp_path / "r.json")
+    assert json.loads((tmp_path / "r.json").read_text())["provenance"]["epochs"] == 2

@@ -1,10 +1,14 @@
-"""The HTML report in a real headless Chromium: it renders, every image decodes, the console stays clean."""
+"""The HTML report in a real headless Chromium: it renders, every image decodes, the console stays clean,
+table cells stay on one line."""
 
 import re
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
+
+from seqkit import Evaluation
 
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
                  if shutil.which(name)), None)
@@ -60,3 +64,34 @@ def test_console_check_catches_a_broken_page(tmp_path):
     run = _chromium(tmp_path, "--virtual-time-budget=3000", "--dump-dom", page.as_uri())
     assert 'data-probe="1:broken:0"' in run.stdout
     assert any("Uncaught Error: boom" in line for line in _console_problems(run.stderr))
+
+
+# Added to a test copy only: marks the page with how many table cells (and which first) run over one line.
+LINES_PROBE = """<script>
+window.addEventListener('load', () => {
+  const wrapped = Array.from(document.querySelectorAll('td, th')).filter(cell => {
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    return new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top))).size > 1;
+  });
+  document.body.setAttribute('data-lines', wrapped.length + ':' + (wrapped.length ? wrapped[0].textContent : ''));
+});
+</script>"""
+
+
+def test_names_and_keys_stay_on_one_line_in_a_narrow_window(tmp_path):
+    """At 640 px the per-class table cannot sit beside its plot nor fit the page: it scrolls, names stay whole."""
+    names = ["Normal", "Cyclic", "Increasing trend", "Decreasing trend", "Upward shift", "Downward shift"]
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 6, 40)
+    logits = (rng.normal(size=(40, 6)) + 2 * np.eye(6)[y]).astype(np.float32)
+    keys = [f"/home/alice/experiments/synthetic_control/test/features/{i}_recording_session.csv" for i in range(40)]
+    ev = Evaluation(labels=names).eval(np.eye(6, dtype=np.float32)[y], logits, keys=keys,
+                                       lengths=rng.integers(29, 362, 40))
+    html = ev.report(tmp_path / "report.html").read_text(encoding="utf-8")
+    probe = tmp_path / "lines.html"
+    probe.write_text(html.replace("</body>", LINES_PROBE + "</body>"), encoding="utf-8")
+    run = _chromium(tmp_path, "--window-size=640,2000", "--virtual-time-budget=5000", "--dump-dom", probe.as_uri())
+    found = re.search(r'data-lines="(\d+):([^"]*)"', run.stdout)
+    assert found, f"the probe did not run; chromium said:\n{run.stderr[-3000:]}"
+    assert found.groups() == ("0", ""), f"{found.group(1)} cells wrap, the first: {found.group(2)!r}"

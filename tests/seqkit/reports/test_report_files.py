@@ -3,11 +3,9 @@
 import base64
 import json
 import re
-import sys
 
 import pytest
 
-import seqkit.reports
 from seqkit import Evaluation
 from seqkit.reports import write_report
 
@@ -65,17 +63,6 @@ def test_markdown_tables(tmp_path, evaluations, kind):
         assert "run\\|fast" in text                               # a '|' in a name cannot break the table
     for line in (ln for ln in text.splitlines() if ln.startswith("|")):
         assert len(re.findall(r"(?<!\\)\|", line)) >= 3
-
-
-def test_without_matplotlib_the_html_has_tables_only(tmp_path, evaluations, monkeypatch):
-    for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends", "matplotlib.backends.backend_agg"):
-        monkeypatch.setitem(sys.modules, name, None)              # import now raises ImportError
-    assert not seqkit.reports.matplotlib_available()
-    html = evaluations["Evaluation"].report(tmp_path / "plain.html").read_text(encoding="utf-8")
-    assert "<img" not in html and "matplotlib is not installed, so this report has tables only" in html
-    assert "<table" in html and "<h2>Confusion matrix</h2>" in html
-    roc = evaluations["ROC"].report(tmp_path / "roc.html").read_text(encoding="utf-8")
-    assert "<img" not in roc and "<table" in roc
 
 
 def test_empty_and_many_class_reports(tmp_path):
