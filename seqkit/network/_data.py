@@ -85,12 +85,15 @@ class ArrayBatches:
         batch_size: examples per batch (the last may be smaller).
         shuffle: a new order each epoch, from ``(seed, epoch)``.
         seed: the shuffle seed.
+        shard: ``(rank, world_size)``: this rank takes examples ``rank, rank + w, ...``
+            of each epoch's order (torch.distributed), so batch k of the w ranks
+            together is batch k of one process with batch ``w * batch_size``.
 
     Keys are the examples' row indices in the arrays.
     """
 
     def __init__(self, features, labels=None, features_mask=None, labels_mask=None, *,
-                 batch_size: int = 32, shuffle: bool = False, seed: int | None = None):
+                 batch_size: int = 32, shuffle: bool = False, seed: int | None = None, shard=None):
         positive_int(batch_size, "batch_size", error=ValueError)
         arrays = {"features": features, "labels": labels, "features_mask": features_mask,
                   "labels_mask": labels_mask}
@@ -111,6 +114,7 @@ class ArrayBatches:
             raise ValueError("features are required")
         self._arrays, self.n, self.batch_size = arrays, n, batch_size
         self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+        self.rank, self.world_size = (0, 1) if shard is None else (int(shard[0]), int(shard[1]))
 
     @property
     def features_shape(self) -> tuple:
@@ -122,16 +126,22 @@ class ArrayBatches:
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return -(-self.n // self.batch_size)
+        share = len(range(self.rank, self.n, self.world_size))
+        return -(-share // self.batch_size)
 
     def __iter__(self):
         epoch, self.epoch = self.epoch, self.epoch + 1
         if self.shuffle:
             order = np.random.default_rng([0 if self.seed is None else self.seed, epoch]).permutation(self.n)
+        elif self.world_size > 1:
+            order = np.arange(self.n)
         else:
             order = None
+        if order is not None and self.world_size > 1:
+            order = order[self.rank::self.world_size]                       # this rank's share
         a = self._arrays
-        for start in range(0, self.n, self.batch_size):
+        count = self.n if order is None else len(order)
+        for start in range(0, count, self.batch_size):
             if order is None:
                 index = slice(start, start + self.batch_size)
                 keys = list(range(start, min(start + self.batch_size, self.n)))
@@ -168,8 +178,10 @@ def is_one_shot(source) -> bool:
         return False
 
 
-def as_source(data, *, batch_size: int = 32, shuffle: bool = False, seed: int | None = None):
+def as_source(data, *, batch_size: int = 32, shuffle: bool = False, seed: int | None = None, shard=None):
     """An iterable of batches from any accepted form of ``data`` (module docstring).
+
+    ``shard``: ``(rank, world_size)`` for array data under torch.distributed.
 
     Raises:
         TypeError: for data of another kind, saying what is accepted.
@@ -177,9 +189,9 @@ def as_source(data, *, batch_size: int = 32, shuffle: bool = False, seed: int | 
     if isinstance(data, _batch_type()) or isinstance(data, HostBatch):
         return _Single(data)
     if isinstance(data, (tuple, list)) and 1 <= len(data) <= 4 and _is_array(data[0]):
-        return ArrayBatches(*data, batch_size=batch_size, shuffle=shuffle, seed=seed)
+        return ArrayBatches(*data, batch_size=batch_size, shuffle=shuffle, seed=seed, shard=shard)
     if isinstance(data, dict):
-        return ArrayBatches(batch_size=batch_size, shuffle=shuffle, seed=seed, **data)
+        return ArrayBatches(batch_size=batch_size, shuffle=shuffle, seed=seed, shard=shard, **data)
     if _is_array(data):
         raise TypeError("pass arrays as a tuple (features, labels[, features_mask, labels_mask]), "
                         "not a bare array")

@@ -43,7 +43,9 @@ import time
 
 import torch
 
-from ._data import ArrayBatches, Prefetcher, as_host, as_source, is_one_shot, match_columns
+from .._errors import ConfigError
+from ._data import ArrayBatches, DeviceBatch, Prefetcher, as_host, as_source, is_one_shot, match_columns
+from ._distributed import Distributed, start_distributed
 from ._fit_state import FitState, NonFiniteLossError, default_progress
 from ._forward import make_mask, output_mask, slice_mask
 from ._labels import ClassIndexLabels
@@ -65,6 +67,75 @@ def training_loss(net, head, output: torch.Tensor, labels: torch.Tensor, mask: t
     loss = head.score(output, labels, mask, reduction=net.loss_reduction, preactivation=logits).float()
     reg = penalty(penalty_groups(net.layers, net.l1, net.l2))
     return loss if reg is None else loss + reg
+
+
+def _count(net, labels, labels_mask_host, features_mask_host) -> float:
+    """What one batch's loss is divided by: its sequences (``per_sequence``) or real steps (``per_step``).
+
+    From the CPU copies of the masks: no device sync.
+    """
+    n = float(labels.shape[0])
+    if net.loss_reduction != "per_step":
+        return n
+    if labels_mask_host is not None:
+        return float(labels_mask_host.sum())
+    if labels.dim() == 3:
+        return float(features_mask_host.sum()) if features_mask_host is not None else n * labels.shape[2]
+    return n
+
+
+def filler_batch(net) -> DeviceBatch:
+    """A one-example batch for a rank out of data in a distributed step: its loss weight is zero.
+
+    Shape:
+        features ``[1, *input_shape]`` with T = 1; labels ``[1, C, 1]`` or ``[1, C]``; one real step.
+    """
+    dev, dtype = net.device, net.dtype
+    shape = [1 if d is None else d for d in net.input_shape]
+    out = [1 if d is None else d for d in net.output_shapes[-1]]
+    timed = len(net.input_shape) >= 2
+    ones = torch.ones(1, 1, device=dev, dtype=dtype) if timed else None
+    host = torch.ones(1, 1) if timed else None
+    return DeviceBatch(torch.zeros([1, *shape], device=dev, dtype=dtype), torch.zeros([1, *out], device=dev,
+                       dtype=dtype), ones, None, host, None, None)
+
+
+def _check_sharded(data, dist: Distributed) -> None:
+    """ConfigError for a ``SequenceBatches`` that every rank would read whole under torch.distributed."""
+    world = getattr(data, "world_size", None)
+    if isinstance(world, int) and world != dist.world_size:
+        raise ConfigError(f"fit under torch.distributed with {dist.world_size} ranks, but the data is split "
+                          f"for {world}: give SequenceBatches shard='auto' (or (rank, world_size)) so each rank "
+                          f"reads its share")
+
+
+def pad_steps(b: DeviceBatch, steps: int) -> DeviceBatch:
+    """``b`` padded with masked steps at the end to ``steps`` steps (no change when it has them).
+
+    Shape:
+        features ``[N, F, T, ...]``, per-step labels ``[N, C, T]`` and masks ``[N, T]`` grow to T = ``steps``.
+    """
+    x = b.features
+    if x.dim() < 3 or x.shape[2] >= steps:
+        return b
+    extra = steps - x.shape[2]
+
+    def grow(t, dim=2):
+        if t is None:
+            return None
+        shape = list(t.shape)
+        shape[dim] = extra
+        return torch.cat([t, t.new_zeros(shape)], dim=dim)
+
+    fm, fm_host = b.features_mask, b.features_mask_host
+    if fm is None:                                      # every step was real: now the new ones are not
+        fm = torch.ones(x.shape[0], x.shape[2], device=x.device, dtype=x.dtype)
+        fm_host = torch.ones(x.shape[0], x.shape[2])
+    labels = b.labels if b.labels is None or b.labels.dim() != 3 else grow(b.labels)
+    lm, lm_host = b.labels_mask, b.labels_mask_host
+    if labels is not None and labels.dim() == 3 and lm is None:
+        lm, lm_host = fm, fm_host                       # per-step labels count at the real steps only
+    return DeviceBatch(grow(x), labels, grow(fm, 1), grow(lm, 1), grow(fm_host, 1), grow(lm_host, 1), b.keys)
 
 
 def _clip_gradients(net) -> None:
@@ -101,9 +172,9 @@ class FitRun:
             network, or a wrapper of it such as ``DistributedDataParallel``).
     """
 
-    def __init__(self, net, model, listeners, state: FitState, check_every: int):
+    def __init__(self, net, model, listeners, state: FitState, check_every: int, dist: Distributed | None = None):
         self.net, self.model, self.listeners, self.state = net, model, listeners, state
-        self.check_every = check_every
+        self.check_every, self.dist = check_every, dist
         self.head = net.head()
         self.classes = ClassIndexLabels(self.head, len(net.layers) - 1)
         self.reg_groups = penalty_groups(net.layers, net.l1, net.l2)
@@ -115,7 +186,7 @@ class FitRun:
 
     # -- epochs -------------------------------------------------------------------------------
     def run(self, source, skip: int) -> None:
-        net, state, progress = self.net, self.state, self.net.progress
+        state, progress = self.state, self.net.progress
         state.notify(self.listeners, "on_fit_start")
         started = time.perf_counter()
         try:
@@ -133,10 +204,26 @@ class FitRun:
             feed = Prefetcher(source, net.device, net.dtype, skip=skip, class_labels=self.classes)
             seen, skipped, skip = 0, skip, 0
             try:
-                for batch in feed:
+                batches = iter(feed)
+                while True:
+                    batch = next(batches, None)
+                    if self.dist is not None:              # every rank runs the same steps
+                        steps = 0 if batch is None or batch.features.dim() < 3 else batch.features.shape[2]
+                        more, stop, longest = self.dist.agree(batch is not None, state.stop, steps)
+                        if stop:
+                            state.stop = True
+                            break
+                        if not more:
+                            break
+                        filler = batch is None
+                        batch = pad_steps(filler_batch(net) if filler else batch, longest)
+                    elif batch is None:
+                        break
+                    else:
+                        filler = False
                     seen += 1
-                    self.iteration(batch)
-                    if state.stop:
+                    self.iteration(batch, filler=filler)
+                    if state.stop and self.dist is None:
                         break
             finally:
                 feed.close()
@@ -151,10 +238,14 @@ class FitRun:
             net.optimization.step_schedule("epoch")
             state.notify(self.listeners, "on_epoch_end")
 
-    def iteration(self, batch) -> None:
-        """Train on one device batch, count it, and let the listeners see it."""
+    def iteration(self, batch, *, filler: bool = False) -> None:
+        """Train on one device batch, count it, and let the listeners see it.
+
+        ``filler``: a rank out of data takes part in a distributed step with a
+        batch whose loss weight is zero (it counts nowhere).
+        """
         net, progress = self.net, self.net.progress
-        loss = self.minibatch(batch)
+        loss = self.minibatch(batch, filler=filler)
         progress.iteration += 1
         progress.batch_in_epoch += 1
         self.iter_dev += 1
@@ -184,22 +275,26 @@ class FitRun:
             f"grad_clip; check_every=1 stops at the first bad iteration.", first, path)
 
     # -- one minibatch ------------------------------------------------------------------------
-    def minibatch(self, b) -> torch.Tensor:
+    def minibatch(self, b, *, filler: bool = False) -> torch.Tensor:
         """Train on one device batch; returns its loss (plus penalty), detached, on the device."""
         if b.labels is None:
             raise ValueError("fit needs labels, but the batch has none: give SequenceBatches a labels "
                              "reader or label_column=, or pass arrays (features, labels)")
         if self.net.backprop == "tbptt":
-            return self.tbptt(b)
+            return self.tbptt(b, filler=filler)
         step_mask = make_mask(b.features_mask, b.features_mask_host, b.features)
-        loss, reg = self.segment(b.features, b.labels, step_mask, b.labels_mask)
+        count = 0.0 if filler else _count(self.net, b.labels, b.labels_mask_host, b.features_mask_host)
+        loss, reg = self.segment(b.features, b.labels, step_mask, b.labels_mask, count=count)
         return loss if reg is None else loss + reg
 
-    def segment(self, x, labels, step_mask, labels_mask, *, states: dict | None = None,
+    def segment(self, x, labels, step_mask, labels_mask, *, count: float, states: dict | None = None,
                 back: int | None = None):
         """Forward (through ``model``), loss, backward, clip and one optimizer step.
 
-        Returns ``(loss, penalty)``, detached.
+        ``count``: the sequences (``per_sequence``) or real steps (``per_step``)
+        this segment's loss is over; across ranks the summed loss is divided by
+        the total count, so every rank's step equals one process's. Returns
+        ``(loss, penalty)``, detached (the global loss under torch.distributed).
         """
         net, head = self.net, self.head
         opt = net.optimization.optimizer
@@ -209,16 +304,25 @@ class FitRun:
             mask = labels_mask
             if mask is None and out.dim() == 3 and step_mask is not None:
                 mask = output_mask(net, step_mask.values)
-            loss = head.score(out, labels, mask, reduction=net.loss_reduction)
+            if self.dist is None:
+                loss, total = head.score(out, labels, mask, reduction=net.loss_reduction), count
+            else:
+                summed = head.score(out, labels, mask, reduction="sum").float() * (1.0 if count else 0.0)
+                total = self.dist.total(torch.tensor(count, device=summed.device))
+                loss = summed * (self.dist.world_size / total.clamp_min(1.0))    # DDP averages over ranks
         loss = loss.float()
         reg = penalty(self.reg_groups)
         (loss if reg is None else loss + reg).backward()
         _clip_gradients(net)
         opt.step()
         net.progress.updates += 1
-        return loss.detach(), (None if reg is None else reg.detach())
+        loss = loss.detach()
+        if self.dist is not None:
+            loss = self.dist.total(loss).float() / self.dist.world_size    # the global loss, on every rank
+        self.last_count = total                                           # over all ranks
+        return loss, (None if reg is None else reg.detach())
 
-    def tbptt(self, b) -> torch.Tensor:
+    def tbptt(self, b, *, filler: bool = False) -> torch.Tensor:
         """Truncated BPTT over one minibatch (module docstring); returns the minibatch loss."""
         net = self.net
         x, y = b.features, b.labels
@@ -241,17 +345,17 @@ class FitRun:
             stop = min(start + length, t)
             lm = None if b.labels_mask is None else b.labels_mask[:, start:stop]
             window = back if back is not None and back < stop - start else None
+            steps = float(weight_host[:, start:stop].sum()) if weight_host is not None \
+                else float(len(b) * (stop - start))
+            count = 0.0 if filler else (steps if net.loss_reduction == "per_step" else float(len(b)))
             loss, reg = self.segment(x[:, :, start:stop], y[:, :, start:stop],
-                                     slice_mask(step_mask, start, stop), lm, states=states, back=window)
-            if net.loss_reduction == "per_step":
-                w = float(weight_host[:, start:stop].sum()) if weight_host is not None \
-                    else float(len(b) * (stop - start))
-            else:
-                w = 1.0
+                                     slice_mask(step_mask, start, stop), lm, count=count, states=states,
+                                     back=window)
+            w = self.last_count if net.loss_reduction == "per_step" else 1.0
             total = loss * w if total is None else total + loss * w
             weights += w
         if net.loss_reduction == "per_step":
-            total = total / max(weights, 1.0)
+            total = total / (weights.clamp_min(1.0) if isinstance(weights, torch.Tensor) else max(weights, 1.0))
         return total if reg is None else total + reg
 
 
@@ -280,9 +384,14 @@ def fit(net, data, epochs: int = 1, *, listeners=(), validation=None, resume_fro
     for item in listeners:
         if not isinstance(item, Listener):
             raise TypeError(f"listeners must be seqkit Listener objects, got {type(item).__name__}")
-    if progress is not False and not any(isinstance(item, (ProgressBar, EpochLog)) for item in listeners):
+    dist = start_distributed(net)                       # None in one process
+    main = dist is None or dist.is_main
+    if main and progress is not False and not any(isinstance(item, (ProgressBar, EpochLog)) for item in listeners):
         listeners.append(ProgressBar() if progress is True or default_progress() else EpochLog())
-    source = as_source(data, batch_size=batch_size, shuffle=shuffle, seed=net.random_stream.seed)
+    shard = None if dist is None else (dist.rank, dist.world_size)
+    if dist is not None:
+        _check_sharded(data, dist)
+    source = as_source(data, batch_size=batch_size, shuffle=shuffle, seed=net.random_stream.seed, shard=shard)
     if is_one_shot(source) and epochs > 1:
         raise ValueError(f"fit: data is a one-shot iterator (e.g. a generator) but epochs={epochs}; "
                          f"pass something re-iterable (a list of batches, readers.SequenceBatches, "
@@ -302,8 +411,10 @@ def fit(net, data, epochs: int = 1, *, listeners=(), validation=None, resume_fro
         per_epoch = len(source)
     except TypeError:
         per_epoch = None
-    state = FitState(net, end_epoch, per_epoch, validation, listeners)
-    run = FitRun(net, net if model is None else model, listeners, state, check_every)
+    state = FitState(net, end_epoch, per_epoch, validation, listeners, is_main=main)
+    if model is None:
+        model = net if dist is None else dist.wrap(net)
+    run = FitRun(net, model, listeners, state, check_every, dist)
     if nonfinite_dir is not None:
         run.nonfinite_dir = os.fspath(nonfinite_dir)
     was_training = net.training

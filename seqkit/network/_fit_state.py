@@ -42,8 +42,10 @@ class FitState:
         stop: set True to end training after the current iteration.
     """
 
-    def __init__(self, net, end_epoch: int, batches_per_epoch, validation, listeners=()):
+    def __init__(self, net, end_epoch: int, batches_per_epoch, validation, listeners=(), *, is_main: bool = True):
         self.net, self.end_epoch, self.batches_per_epoch = net, end_epoch, batches_per_epoch
+        #: True on the rank that writes files (rank 0; always in one process).
+        self.is_main = is_main
         self._listeners = list(listeners)
         self.stop = False
         self._validation, self._val_cache = validation, None
@@ -62,7 +64,10 @@ class FitState:
 
     def save_checkpoint(self, path) -> None:
         """Write the network to ``path`` as a checkpoint of this fit: the model file plus every
-        listener's state and the live random stream, so ``fit(resume_from=path)`` continues exactly."""
+        listener's state and the live random stream, so ``fit(resume_from=path)`` continues exactly.
+        Only the main rank writes under torch.distributed."""
+        if not self.is_main:
+            return
         save(self.net, path, listeners=self._listeners)
 
     def notify(self, listeners, hook: str) -> None:

@@ -14,9 +14,12 @@ import contextlib
 import numpy as np
 import torch
 
-from ..evaluation import Evaluation, RegressionEvaluation, eval_features_mask
+import torch.distributed as dist
+
+from ..evaluation import Evaluation, RegressionEvaluation, all_reduce_evaluation, eval_features_mask
 from ._data import as_host, as_source, match_columns, to_device
 from ._data_description import describe_data
+from ._distributed import distributed_world
 from ._forward import make_mask, network_output, run_layers
 from ._labels import ClassIndexLabels
 from ._parameters import penalty, penalty_groups
@@ -64,11 +67,28 @@ def prepare_input(net, x, mask):
     return x, make_mask(mask.to(device=net.device, dtype=net.dtype), host, x)
 
 
-def _device_batches(net, data, batch_size: int, what: str):
+def _sharing(data) -> tuple:
+    """``(shard, merge)`` for ``score``/``evaluate`` in a torch.distributed process group.
+
+    Array data is split round-robin by rank and the results merged; a
+    ``readers.SequenceBatches`` split by rank (``shard=``) is merged; other
+    data (whole on every rank) is neither split nor merged.
+    """
+    rank, world = distributed_world()
+    if world <= 1 or not (dist.is_available() and dist.is_initialized()):
+        return None, False
+    arrays = isinstance(data, dict) or (isinstance(data, (tuple, list)) and 1 <= len(data) <= 4
+                                        and isinstance(data[0], (np.ndarray, torch.Tensor)))
+    if arrays:
+        return (rank, world), True
+    return None, getattr(data, "world_size", 1) > 1
+
+
+def _device_batches(net, data, batch_size: int, what: str, shard=None, allow_empty: bool = False):
     """The batches of ``data`` on the device (integer class labels one-hot); ValueError without labels."""
     classes = ClassIndexLabels(net.head(), len(net.layers) - 1)
     count = 0
-    for item in match_columns(net, data, as_source(data, batch_size=batch_size), what):
+    for item in match_columns(net, data, as_source(data, batch_size=batch_size, shard=shard), what):
         host = as_host(item)
         net.ensure_built(tuple(host.features.shape))
         b = to_device(host, net.device, net.dtype, class_labels=classes)
@@ -77,7 +97,7 @@ def _device_batches(net, data, batch_size: int, what: str):
                              f"reader or label_column=, or pass arrays (features, labels)")
         count += 1
         yield b
-    if count == 0:
+    if count == 0 and not allow_empty:
         raise ValueError(f"{what}: the data holds no batch")
 
 
@@ -121,8 +141,9 @@ def score(net, data, *, regularization: bool = True, batch_size: int = 32) -> fl
     """See ``Sequential.score``."""
     head = net.head()
     total, count = None, 0.0
+    shard, merge = _sharing(data)
     with eval_mode(net):
-        for b in _device_batches(net, data, batch_size, "score"):
+        for b in _device_batches(net, data, batch_size, "score", shard, allow_empty=merge):
             step_mask = make_mask(b.features_mask, b.features_mask_host, b.features)
             with net.autocast():
                 logits, mask = network_output(net, b.features, step_mask, logits=True, labels_mask=b.labels_mask)
@@ -135,6 +156,12 @@ def score(net, data, *, regularization: bool = True, batch_size: int = 32) -> fl
                     len(b) * (b.labels.shape[2] if b.labels.dim() == 3 else 1))
             else:
                 count += len(b)
+        if merge:                                           # the loss over every rank's share
+            both = torch.tensor([0.0 if total is None else float(total), count], dtype=torch.float64)
+            dist.all_reduce(both)
+            total, count = both[0], float(both[1])
+        elif total is None:
+            raise ValueError("score: the data holds no batch")
         value = float(total) / max(count, 1.0)
         if regularization:
             reg = penalty(penalty_groups(net.layers, net.l1, net.l2))
@@ -168,8 +195,9 @@ def evaluate(net, data, *, batch_size: int = 32, labels=None, top_n: int = 1):
         labels = None if described is None else described.class_names
     ev = RegressionEvaluation() if regression else Evaluation(labels=labels, top_n=top_n)
     ev.provenance = _provenance(net, data)
+    shard, merge = _sharing(data)
     with eval_mode(net):
-        for b in _device_batches(net, data, batch_size, "evaluate"):
+        for b in _device_batches(net, data, batch_size, "evaluate", shard, allow_empty=merge):
             step_mask = make_mask(b.features_mask, b.features_mask_host, b.features)
             with net.autocast():
                 pred, mask = network_output(net, b.features, step_mask, labels_mask=b.labels_mask)
@@ -179,4 +207,6 @@ def evaluate(net, data, *, batch_size: int = 32, labels=None, top_n: int = 1):
             else:
                 ev.eval(b.labels, pred, mask, keys=b.keys,               # lengths from the features mask
                         features_mask=eval_features_mask(b.features, b.features_mask, pred, mask))
+    if merge:
+        all_reduce_evaluation(ev)                           # the same global figures on every rank
     return ev

@@ -246,7 +246,8 @@ class Checkpoint(Listener):
             except BaseException:
                 self.saved.remove(path)
                 raise
-            self._prune()
+            if state.is_main:                          # under torch.distributed only rank 0 writes
+                self._prune()
 
         state.after_listeners(write)
 
