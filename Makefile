@@ -1,33 +1,42 @@
 # seqkit developer entry points. `make demo` and `make test` are the README's
 # two Quick start commands; each creates the virtual environment on first use.
+# Two install stamps: `demo` (and `setup`) install seqkit and what it runs on
+# (torch, numpy, pyarrow, pandas, matplotlib...); `test`, `lint` and `bench` add
+# the test extras (pytest, hypothesis, keras, scikit-learn, ruff) on top.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.seqkit-installed
+PIP := $(PY) -m pip install -q --disable-pip-version-check
+RUNTIME := $(VENV)/.seqkit-runtime
+TESTING := $(VENV)/.seqkit-test
 # On a machine without an NVIDIA driver, pin the CPU build of torch so set-up
 # never pulls a multi-GB CUDA build; with a GPU, let pip choose the CUDA build.
 TORCH_SPEC ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo 'torch>=2.3' || echo 'torch==2.13.0')
 
 .PHONY: setup demo test lint bench clean
 
-setup: $(STAMP)
+setup: $(RUNTIME)
 
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q --disable-pip-version-check "$(TORCH_SPEC)"
-	$(PY) -m pip install -q --disable-pip-version-check -e ".[test,report]"
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) "$(TORCH_SPEC)"
+	$(PIP) -e ".[report]"
 	touch $@
 
-demo: $(STAMP)
+$(TESTING): $(RUNTIME) pyproject.toml
+	$(PIP) -e ".[test,report]"
+	touch $@
+
+demo: $(RUNTIME)
 	$(VENV)/bin/seqkit demo
 
-test: $(STAMP)
+test: $(TESTING)
 	$(PY) -m pytest -q
 
-lint: $(STAMP)
+lint: $(TESTING)
 	$(PY) -m ruff check .
 
-bench: $(STAMP)
+bench: $(TESTING)
 	$(PY) benchmarks/readers.py
 	$(PY) benchmarks/layers.py
 	$(PY) benchmarks/evaluation.py

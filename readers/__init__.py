@@ -7,7 +7,9 @@ numpy, pandas and pyarrow only: importing readers never imports torch.
 
 Every reader is a `SequenceReader`: records one by one (`records()`, the one
 method a reader of your own needs) or many at a time as `Chunk`s (`chunks()`,
-what `SequenceBatches`, `write_parquet` and `inspect` read).
+what `SequenceBatches`, `write_parquet` and `inspect` read). A features
+reader and a labels reader are paired by key (`SequenceReader.pair_keys`),
+never by position, when both have keys.
 """
 
 from ._align import Align
@@ -15,6 +17,7 @@ from ._batch import Batch
 from ._chunk import Chunk
 from ._csv_reader import CSVSequenceReader
 from ._errors import SequenceDataError
+from ._header import detect_header
 from ._inspect import Summary, inspect
 from ._parquet_reader import ParquetSequenceReader
 from ._record import Record
@@ -38,6 +41,7 @@ __all__ = [
     "StandardizedBatches",
     "Standardizer",
     "Summary",
+    "detect_header",
     "inspect",
     "resolve_paths",
     "write_parquet",

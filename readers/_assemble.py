@@ -10,6 +10,7 @@ from ._align import Align
 from ._batch import Batch
 from ._chunk import Chunk
 from ._errors import SequenceDataError
+from ._hints import SEQUENCE_LABELS, one_based_classes
 from ._pad import float_mask, one_hot, pad, step_mask
 
 __all__ = ["Plan", "assemble"]
@@ -25,6 +26,7 @@ class Plan:
         feature_names, label_names: their column names.
         num_classes: classes for one-hot labels; None for regression.
         align, sequence_labels, allow_nan: as given to `SequenceBatches`.
+        class_names: the C class names every batch carries, or None.
     """
 
     feature_rows: list
@@ -35,6 +37,7 @@ class Plan:
     align: Align
     sequence_labels: bool
     allow_nan: bool
+    class_names: tuple | None = None
 
 
 def _locate_step(chunk: Chunk, r: int) -> tuple:
@@ -54,11 +57,14 @@ def _check_lengths(fchunk: Chunk, lchunk: Chunk | None, lf, ll) -> None:
         if len(bad):
             i = int(bad[0])
             source, row = chunk.locate(i, 0)
+            single = what == "labels" and int(lengths[i]) == 1 < want
             raise SequenceDataError(
                 f"{what} of sequence {chunk.keys[i]!r} differ in length from the batch's first "
-                f"features ({fchunk.keys[0]!r}) under align='equal_length'; use 'align_start' or "
-                "'align_end' for variable-length data, or sequence_labels=True",
-                source=source, row=row, expected=f"{want} steps", found=f"{int(lengths[i])} steps")
+                f"features ({fchunk.keys[0]!r}) under align='equal_length'",
+                source=source, row=row, expected=f"{want} steps", found=f"{int(lengths[i])} steps",
+                hint=SEQUENCE_LABELS if single else
+                "use align='align_start' or 'align_end' (--align) for variable-length data, "
+                "or sequence_labels=True (--sequence-labels) for one label per sequence")
 
 
 def _check_finite(array: np.ndarray, starts, chunk: Chunk, names: tuple, what: str) -> None:
@@ -88,7 +94,8 @@ def _class_index(values: np.ndarray, chunk: Chunk, num_classes: int, name) -> np
         value = float(values[r])
         if np.isfinite(value) and value == np.floor(value):
             raise SequenceDataError("class index out of range", source=source, row=row, column=name,
-                                    expected=f"an integer in [0, {num_classes})", found=f"{value:g}")
+                                    expected=f"an integer in [0, {num_classes})", found=f"{value:g}",
+                                    hint=one_based_classes(num_classes) if value == num_classes else None)
         raise SequenceDataError("class label is not an integer", source=source, row=row, column=name,
                                 expected=f"an integer class index in [0, {num_classes})",
                                 found=repr(value))
@@ -139,7 +146,8 @@ def assemble(plan: Plan, fchunk: Chunk, lchunk: Chunk | None) -> Batch:
                 index = _class_index(channels[0], lchunk, plan.num_classes, plan.label_names[0])
                 labels = one_hot(index, lmask, plan.num_classes)         # [N, C, T]
             labels_mask = float_mask(lmask, ll)
-    return Batch(features, labels, float_mask(fmask, lf), labels_mask, list(fchunk.keys))
+    return Batch(features, labels, float_mask(fmask, lf), labels_mask, list(fchunk.keys),
+                 None if plan.class_names is None else list(plan.class_names))
 
 
 def _last_steps(chunk: Chunk) -> Chunk:

@@ -22,6 +22,11 @@ class Batch:
             mask is always None for sequence labels).
         keys: the N sequence keys (file path, id value or `path#row`).
 
+    Attributes:
+        class_names: the C class names in class index order (from
+            `SequenceBatches(classes=...)` or `class_names=`), or None. Not
+            part of `as_tuple()`.
+
     T is the longest of the features and labels lengths over the batch.
     """
 
@@ -30,6 +35,7 @@ class Batch:
     features_mask: np.ndarray | None
     labels_mask: np.ndarray | None
     keys: list
+    class_names: list | None = None
 
     def __len__(self) -> int:
         return self.features.shape[0]

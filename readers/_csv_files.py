@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 from ._csv_check import blank_line_error, diagnose
 from ._errors import SequenceDataError
 
-__all__ = ["GROUP_BYTES", "Body", "load", "parse"]
+__all__ = ["Body", "GROUP_BYTES", "load", "parse"]
 
 GROUP_BYTES = 32 << 20       # parse about this many bytes of files in one pyarrow call
 _BOM = b"\xef\xbb\xbf"
@@ -70,6 +70,10 @@ def load(path: str, skip_lines: int, part: str = "auto") -> Body:
     Args:
         part: "whole"; "head" (its first lines only); or "auto": whole unless
             the file is over `GROUP_BYTES`, then its head (pyarrow reads it).
+
+    Raises:
+        SequenceDataError: a missing or unreadable file, or a NUL byte in
+            what was read (binary data), naming the file and row.
     """
     try:
         with open(path, "rb") as handle:
@@ -86,6 +90,11 @@ def load(path: str, skip_lines: int, part: str = "auto") -> Body:
     except OSError as exc:
         raise SequenceDataError("cannot read file", source=path, expected="a readable file",
                                 found=exc.strerror or str(exc)) from None
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise SequenceDataError("NUL byte: binary data, not CSV text", source=path,
+                                row=data.count(b"\n", 0, nul) + 1, expected="CSV text",
+                                found="a NUL byte")
     start = len(_BOM) if data.startswith(_BOM) else 0
     header = None
     for _ in range(skip_lines):
@@ -96,14 +105,16 @@ def load(path: str, skip_lines: int, part: str = "auto") -> Body:
 
 
 def _reader(delimiter: str, names: list, types: dict, skip_rows: int = 0, newlines_in_values=False):
+    """A CSV parse of the columns `types` names; a type None is inferred by pyarrow."""
     def read(source):
         return pacsv.read_csv(
             source,
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip_rows, use_threads=True),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False,
                                              newlines_in_values=newlines_in_values),
-            convert_options=pacsv.ConvertOptions(column_types=types, include_columns=list(types),
-                                                 strings_can_be_null=False))
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: t for n, t in types.items() if t is not None},
+                include_columns=list(types), strings_can_be_null=False))
     return read
 
 
@@ -113,9 +124,10 @@ def parse(bodies: list, *, delimiter: str, names: list, types: dict, diagnosis: 
     Args:
         bodies: consecutive files; a body that is not `whole` comes alone.
         names: pyarrow names for every file column; types: name -> arrow type
-            for the columns to parse (only those are converted).
+            for the columns to parse (only those are converted; None: the
+            type pyarrow infers, as for an order column).
         diagnosis: keyword arguments for `_csv_check.diagnose` (names, kinds,
-            first_path) used to report a refused block exactly.
+            first_path, text_hint, header_hint) used to report a refused block exactly.
 
     Raises:
         SequenceDataError: at the first bad row, naming file, row and column;
@@ -125,7 +137,7 @@ def parse(bodies: list, *, delimiter: str, names: list, types: dict, diagnosis: 
     if all(b.empty for b in bodies):
         for b in bodies:
             b.rows = 0
-        return pa.table({n: pa.array([], t) for n, t in types.items()})
+        return pa.table({n: pa.array([], t or pa.null()) for n, t in types.items()})
     try:
         if len(bodies) == 1 and not bodies[0].whole:
             table = _reader(delimiter, names, types, skip)(pa.memory_map(bodies[0].path))
@@ -158,7 +170,8 @@ def _file_by_file(bodies, delimiter, names, types, diagnosis) -> pa.Table:
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             diagnose(b.path, b.text(), first_row=b.skip_lines + 1, delimiter=delimiter,
                      first_file=b.path == diagnosis["first_path"], names=diagnosis["names"],
-                     kinds=diagnosis["kinds"])
+                     kinds=diagnosis["kinds"], text_hint=diagnosis["text_hint"],
+                     header_hint=diagnosis["header_hint"])
             raise SequenceDataError(f"pyarrow could not parse the CSV: {exc}", source=b.path) from exc
         b.rows = tables[-1].num_rows
     return pa.concat_tables(tables)

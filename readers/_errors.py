@@ -8,8 +8,9 @@ __all__ = ["SequenceDataError"]
 class SequenceDataError(ValueError):
     """Bad sequence data, located as precisely as the data allows.
 
-    The message always says what was expected and what was found, and names
-    the file (or source key), the 1-based row and the column where known.
+    The message is one line: it names the file (or source key), the 1-based
+    row and the column where known, says what was expected and what was
+    found, and may end with a hint (what to pass to read the data as meant).
     The same facts are kept as attributes so callers can act on them.
 
     Attributes:
@@ -18,10 +19,11 @@ class SequenceDataError(ValueError):
         column: column name or 0-based index, or None.
         expected: what the reader expected there, or None.
         found: what it found instead, or None.
+        hint: what to do about it (for example "pass classes=[...]"), or None.
     """
 
     def __init__(self, message: str, *, source=None, row=None, column=None,
-                 expected=None, found=None):
+                 expected=None, found=None, hint=None):
         where = []
         if source is not None:
             where.append(f"{source}")
@@ -34,9 +36,12 @@ class SequenceDataError(ValueError):
             text = f"{', '.join(where)}: {message}"
         if expected is not None or found is not None:
             text += f" (expected {expected}, found {found})"
+        if hint is not None:
+            text += f"; {hint}"
         super().__init__(text)
         self.source = source
         self.row = row
         self.column = column
         self.expected = expected
         self.found = found
+        self.hint = hint

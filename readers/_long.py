@@ -17,7 +17,9 @@ from ._chunk import Chunk
 from ._columns import is_text, to_float
 from ._errors import SequenceDataError
 
-__all__ = ["check_ids", "group_codes", "group_long", "order_values", "row_locator"]
+__all__ = ["check_ids", "group_codes", "group_long", "join_order", "order_values", "row_locator"]
+
+_NUMBER_TEXT = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 
 
 def row_locator(file_starts: np.ndarray, paths: list, first_rows) -> Callable:
@@ -52,33 +54,77 @@ def check_ids(ids: pa.Array, locate_row, id_name) -> None:
                                     expected="an id value", found="an empty field")
 
 
+def _first_true(mask) -> int:
+    return int(np.flatnonzero(np.asarray(mask))[0])
+
+
 def order_values(column, locate_row, order_name) -> np.ndarray:
-    """The order column as numbers `[R]`: integers stay integers (sorted as they are).
+    """The order column as an array `[R]` that sorts as the column does.
+
+    Integers stay int64 (exact, never through float64); timestamps and dates
+    become numpy datetime64, durations timedelta64, times of day int64;
+    other numbers float64 (a NaN is caught by `group_codes`).
 
     Args:
-        column: the arrow order column (numbers).
+        column: the arrow order column.
         locate_row: `locate_row(r) -> (path, row)` for row r of `column`.
         order_name: the column name for messages.
 
     Raises:
-        SequenceDataError: text, or a missing value in an integer column (a
-            missing float is NaN, caught by `group_codes`).
+        SequenceDataError: text (naming the first value that is not a
+            number), a missing value in an integer or time column, or a
+            type that has no order (naming the row or the type).
     """
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
-    if is_text(column.type):
-        source, _ = locate_row(0)
-        raise SequenceDataError("order column holds text", source=source, column=order_name,
-                                expected="numbers", found=str(column.type))
-    if not pa.types.is_integer(column.type):
+    type_ = column.type
+    if is_text(type_):
+        matches = pc.fill_null(pc.match_substring_regex(column, _NUMBER_TEXT), False)
+        bad = ~matches.to_numpy(zero_copy_only=False)
+        r = _first_true(bad) if bad.any() else 0
+        source, row = locate_row(r)
+        raise SequenceDataError("order column holds text", source=source, row=row, column=order_name,
+                                expected="numbers, timestamps or dates", found=repr(column[r].as_py()))
+    if pa.types.is_floating(type_) or pa.types.is_decimal(type_) or pa.types.is_boolean(type_):
         return to_float(column)
+    exact = (pa.types.is_integer(type_) or pa.types.is_timestamp(type_) or pa.types.is_date(type_)
+             or pa.types.is_duration(type_) or pa.types.is_time(type_) or pa.types.is_null(type_))
+    if not exact:
+        source, _ = locate_row(0)
+        raise SequenceDataError("order column type has no order", source=source, column=order_name,
+                                expected="numbers, timestamps or dates", found=str(type_))
     if column.null_count:
-        source, row = locate_row(int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0]))
-        raise SequenceDataError("order value is not a finite number", source=source, row=row,
-                                column=order_name, expected="a number", found="an empty field")
-    return column.to_numpy()
+        source, row = locate_row(_first_true(column.is_null().to_numpy(zero_copy_only=False)))
+        raise SequenceDataError("order value is missing", source=source, row=row,
+                                column=order_name, expected="a number, timestamp or date",
+                                found="an empty field")
+    if pa.types.is_time(type_):
+        return pc.cast(pc.cast(column, pa.time64("ns")), pa.int64()).to_numpy()
+    return column.to_numpy(zero_copy_only=False)
+
+
+def _order_kind(values: np.ndarray) -> str:
+    return {"M": "timestamps or dates", "m": "durations"}.get(values.dtype.kind, "numbers")
+
+
+def join_order(parts: list, order_name) -> np.ndarray:
+    """One order array from per-block `(values [r], first file of the block)` parts.
+
+    Integers and floats join as float64 when both occur; times join with times.
+
+    Raises:
+        SequenceDataError: a block whose order column holds another kind of
+            value than the first block's (say numbers after timestamps).
+    """
+    kind = _order_kind(parts[0][0])
+    for values, path in parts[1:]:
+        if _order_kind(values) != kind:
+            raise SequenceDataError("order column holds other values than in the first file",
+                                    source=path, column=order_name, expected=kind,
+                                    found=_order_kind(values))
+    return parts[0][0] if len(parts) == 1 else np.concatenate([values for values, _ in parts])
 
 
 def group_long(channels: list, ids: pa.Array, order: np.ndarray | None, *,

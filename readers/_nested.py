@@ -14,8 +14,9 @@ import pyarrow.compute as pc
 from ._chunk import Chunk
 from ._columns import class_indices, is_text, to_float
 from ._errors import SequenceDataError
+from ._hints import TEXT_LABELS
 
-__all__ = ["ColumnSpec", "channel_values", "column_spec", "nested_chunk"]
+__all__ = ["ColumnSpec", "channel_values", "column_spec", "nested_chunk", "type_family"]
 
 
 def _is_list(type_) -> bool:
@@ -28,6 +29,26 @@ def _is_number(type_) -> bool:
         type_ = type_.value_type
     return (pa.types.is_integer(type_) or pa.types.is_floating(type_)
             or pa.types.is_boolean(type_) or pa.types.is_decimal(type_))
+
+
+def type_family(type_: pa.DataType) -> str:
+    """What a column type holds, for comparing files: "number", "text", "time", "list of number", ...
+
+    Types of one family read the same way (int32 and float64 are both
+    "number"); a file whose column is of another family than the first
+    file's cannot be read with it.
+    """
+    if pa.types.is_dictionary(type_):
+        type_ = type_.value_type
+    if _is_list(type_):
+        return f"list of {type_family(type_.value_type)}"
+    if _is_number(type_):
+        return "number"
+    if is_text(type_):
+        return "text"
+    if pa.types.is_temporal(type_):
+        return "time"
+    return str(type_)
 
 
 class ColumnSpec:
@@ -136,7 +157,7 @@ def nested_chunk(batch, specs: list, *, path: str, row0: int, key_column, text: 
                  lambda i, t: (path, int(rows[i])))
 
 
-def channel_values(values, spec: ColumnSpec, classes, locate) -> np.ndarray:
+def channel_values(values, spec: ColumnSpec, classes, locate, hint: str = TEXT_LABELS) -> np.ndarray:
     """One channel's numbers `[R]` from arrow values `[R]` of a (flattened) column.
 
     Args:
@@ -144,6 +165,7 @@ def channel_values(values, spec: ColumnSpec, classes, locate) -> np.ndarray:
         spec: the column's spec (its name, and whether it holds text).
         classes: the class names when the column holds class labels, else None.
         locate: `locate(r) -> (path, row)` for value r, for messages.
+        hint: what the message for text without `classes` suggests.
 
     Returns:
         Class indices (float64) for labels, else `to_float`'s float32 / float64.
@@ -154,18 +176,18 @@ def channel_values(values, spec: ColumnSpec, classes, locate) -> np.ndarray:
     if classes is not None:
         return class_indices(values, classes, locate, spec.name)
     if spec.text:
-        _text_error(values, locate, spec.name)
+        _text_error(values, locate, spec.name, hint)
     return to_float(values)
 
 
-def _text_error(values, locate, name) -> None:
+def _text_error(values, locate, name, hint) -> None:
     """Raise for a text column read as numbers, at its first non-null value."""
     valid = values.is_valid().to_numpy(zero_copy_only=False)
     r = _first(valid) if valid.any() else 0
     source, row = locate(r)
     raise SequenceDataError("column holds text, not numbers", source=source, row=row, column=name,
-                            expected="numbers (or classes= for class labels)",
-                            found=repr(values[r].as_py()) if len(values) else "text")
+                            expected="numbers", found=repr(values[r].as_py()) if len(values) else "text",
+                            hint=hint)
 
 
 def _plain(column):

@@ -16,56 +16,28 @@ two passes, ids first (`_long_stream`), so that it streams too.
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ._columns import is_text
 from ._errors import SequenceDataError
+from ._hints import TEXT_IN_LONG_TABLE
 from ._long import order_values, row_locator
 from ._long_stream import rank_ids, stream_groups
 from ._nested import channel_values, column_spec, nested_chunk
+from ._parquet_files import check_file_schema, open_dataset, reading, unreadable
 from ._prefetch import prefetch
 from ._sequence_reader import SequenceReader
-from ._sources import describe_source, natural_key, resolve_paths
+from ._sources import describe_source
 
 __all__ = ["ParquetSequenceReader"]
 
 _DEFAULT_KEY = "key"         # a nested table's text column of this name is its key by default
 _READ_ROWS = 512             # nested rows (sequences) per read at least; more for bigger batches
 _LONG_READ_ROWS = 1 << 16    # long-table rows (steps) per read
-
-
-def _open_dataset(source, filesystem=None):
-    """`(dataset, [(path, partition_keys)])` in reading order."""
-    listed = isinstance(source, (list, tuple))
-    if filesystem is not None:                # paths on that filesystem, as given
-        directory = not listed
-        source = [os.fspath(p) for p in source] if listed else os.fspath(source)
-    else:
-        directory = isinstance(source, (str, os.PathLike)) and (
-            os.path.isdir(source) or "://" in os.fspath(source))
-        source = os.fspath(source) if directory else resolve_paths(source)
-    try:
-        dataset = ds.dataset(source, format="parquet", filesystem=filesystem,
-                             partitioning="hive" if directory else None)
-    except FileNotFoundError as exc:
-        missing = str(exc).split(":")[-1].strip() or describe_source(source)
-        raise SequenceDataError("missing file", source=missing, expected="an existing file",
-                                found="no such file") from None
-    except pa.ArrowInvalid as exc:
-        raise SequenceDataError(f"not a Parquet data set: {exc}", source=describe_source(source)) from None
-    files = [(f.path, ds.get_partition_keys(f.partition_expression)) for f in dataset.get_fragments()]
-    if directory:
-        files.sort(key=lambda f: natural_key(f[0]))
-    if not files:
-        raise SequenceDataError("no Parquet files", source=describe_source(source),
-                                expected="at least one file", found="none")
-    return dataset, files
 
 
 class ParquetSequenceReader(SequenceReader):
@@ -126,7 +98,7 @@ class ParquetSequenceReader(SequenceReader):
         self.order_column = order_column
         self.key_column = key_column
         self._columns_spec = None if columns is None else list(columns)
-        self._dataset, self._files = _open_dataset(source, filesystem)
+        self._dataset, self._files = open_dataset(source, filesystem)
         self._plan = None
         self._count = None
 
@@ -215,10 +187,28 @@ class ParquetSequenceReader(SequenceReader):
         """The number of sequences, or None while unknown.
 
         Nested: the rows, from the file footers. Long: the ids, once read.
+
+        Raises:
+            SequenceDataError: a file whose footer cannot be read, naming it.
         """
         if self.id_column is None and self._count is None:
-            self._count = self._dataset.count_rows()
+            total = 0
+            for fragment in self._dataset.get_fragments():
+                try:
+                    total += fragment.count_rows()
+                except (pa.ArrowException, OSError) as exc:
+                    raise unreadable(fragment.path, exc) from None
+            self._count = total
         return self._count
+
+    def pair_keys(self, keys: list) -> list | None:
+        """The keys sequences pair with labels by (see `SequenceReader.pair_keys`).
+
+        Long table: the id values. Nested with a key column: its values.
+        Nested without one (keys `path#row`): None, pair by position.
+        """
+        plan = self._layout()
+        return list(keys) if plan["id"] is not None or plan["key"] is not None else None
 
     def _repr_parts(self) -> tuple:
         return self.source, {"id_column": self.id_column, "order_column": self.order_column,
@@ -226,18 +216,26 @@ class ParquetSequenceReader(SequenceReader):
 
     # ---- reading ------------------------------------------------------------------------
     def _batches(self, path: str, parts: dict, names: list, rows: int):
-        """Record batches of one file (of up to `rows` rows) holding `names`, partition keys filled in."""
+        """Record batches of one file (of up to `rows` rows) holding `names`, partition keys filled in.
+
+        Raises:
+            SequenceDataError: a file pyarrow cannot read, or whose columns
+                differ from the data set's (a column missing, of another
+                type, or, without `columns=`, one more), naming the file.
+        """
         in_file = [n for n in names if n not in parts]
-        with pq.ParquetFile(self._dataset.filesystem.open_input_file(path), pre_buffer=False) as parquet:
-            missing = set(in_file) - set(parquet.schema_arrow.names)
-            if missing:
-                raise SequenceDataError("column missing from file", source=path, column=min(missing),
-                                        expected=f"columns {in_file}", found=parquet.schema_arrow.names)
+        try:
+            parquet = pq.ParquetFile(self._dataset.filesystem.open_input_file(path), pre_buffer=False)
+        except (pa.ArrowException, OSError) as exc:
+            raise unreadable(path, exc) from None
+        with parquet:
+            check_file_schema(path, parquet.schema_arrow, in_file, self._dataset.schema,
+                              every_column=self._columns_spec is None)
             # Row group by row group, so at most one row group's column chunks are held.
             for group in range(parquet.num_row_groups):
-                yield from self._with_partitions(parquet.iter_batches(
-                    batch_size=rows, row_groups=[group], columns=in_file, use_threads=True),
-                    parts, names)
+                batches = parquet.iter_batches(batch_size=rows, row_groups=[group], columns=in_file,
+                                               use_threads=True)
+                yield from self._with_partitions(reading(batches, path, group), parts, names)
 
     def _with_partitions(self, batches, parts: dict, names: list):
         """Record batches with the partition key columns added (constant per file)."""
@@ -317,7 +315,8 @@ class ParquetSequenceReader(SequenceReader):
 
                 def locate(r, first=first):
                     return locate_row(first + r)
-                channels = [channel_values(batch.column(s.name), s, text.get(c), locate)
+                channels = [channel_values(batch.column(s.name), s, text.get(c), locate,
+                                           TEXT_IN_LONG_TABLE)
                             for c, s in enumerate(plan["specs"])]
                 order = None if plan["order"] is None else \
                     order_values(batch.column(plan["order"]), locate, plan["order"])
@@ -325,3 +324,4 @@ class ParquetSequenceReader(SequenceReader):
 
         yield from stream_groups(blocks(), ranks, columns=plan["columns"], locate_row=locate_row,
                                  order_name=plan["order"])
+

@@ -10,7 +10,9 @@ import numpy as np
 from ._align import Align
 from ._assemble import Plan, assemble
 from ._chunk import Chunk
+from ._chunk_cursor import ChunkCursor
 from ._errors import SequenceDataError
+from ._pairing import pair_indexed, pair_stream
 from ._sequence_reader import checked_chunks, require_reader
 
 __all__ = ["SequenceBatches", "column_index"]
@@ -18,11 +20,22 @@ __all__ = ["SequenceBatches", "column_index"]
 _BUCKET_WINDOW = 50          # bucket_by_length sorts windows of this many batches
 
 
+def _environment_int(name: str, default: int) -> int:
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"shard='auto' reads the environment variable {name}, which must be an "
+                         f"integer; got {name}={text!r}") from None
+
+
 def _shard(shard) -> tuple:
     if shard is None:
         return 0, 1
-    if shard == "auto":
-        shard = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    if isinstance(shard, str) and shard == "auto":
+        shard = _environment_int("RANK", 0), _environment_int("WORLD_SIZE", 1)
     try:
         rank, world = shard
     except (TypeError, ValueError):
@@ -50,49 +63,37 @@ def _concat(chunks: list) -> Chunk:
     return Chunk.concat(chunks) if chunks else Chunk([], np.zeros(1, dtype=np.int64), [], ())
 
 
-class _Sharded:
-    """Chunks of a reader, keeping sequence i only when i % world == rank; counts all."""
+def _names(values, what: str) -> list:
+    names = [str(c) for c in values]
+    if len(set(names)) != len(names) or not names:
+        raise ValueError(f"{what} must be distinct and not empty, got {values!r}")
+    return names
 
-    def __init__(self, chunks, rank: int, world: int):
-        self._chunks, self._rank, self._world = chunks, rank, world
-        self.total = 0
+
+def _shard_pairs(pairs, rank: int, world: int):
+    """The `(features, labels)` chunk pairs keeping sequence i when i % world == rank."""
+    base = 0
+    for fchunk, lchunk in pairs:
+        n = len(fchunk)
+        if world == 1:
+            yield fchunk, lchunk
+            continue
+        keep = np.arange((rank - base) % world, n, world)
+        base += n
+        if len(keep):
+            yield fchunk.take(keep), None if lchunk is None else lchunk.take(keep)
+
+
+class _Counted:
+    """The chunks of a stream, counting their sequences."""
+
+    def __init__(self, chunks):
+        self._chunks, self.total = chunks, 0
 
     def __iter__(self):
         for chunk in self._chunks:
-            n, base = len(chunk), self.total
-            self.total += n
-            if self._world == 1:
-                yield chunk
-                continue
-            keep = np.arange((self._rank - base) % self._world, n, self._world)
-            if len(keep):
-                yield chunk.take(keep)
-
-
-class _Cursor:
-    """Cuts a stream of chunks into runs of n sequences."""
-
-    def __init__(self, chunks):
-        self._chunks = iter(chunks)
-        self._chunk, self._pos = None, 0
-
-    def take(self, n: int) -> Chunk | None:
-        parts = []
-        while n:
-            if self._chunk is None or self._pos == len(self._chunk):
-                self._chunk, self._pos = next(self._chunks, None), 0
-                if self._chunk is None:
-                    break
-                continue
-            k = min(n, len(self._chunk) - self._pos)
-            parts.append(self._chunk.slice(self._pos, self._pos + k))
-            self._pos += k
-            n -= k
-        return Chunk.concat(parts) if parts else None
-
-    def drain(self) -> None:
-        for _ in self._chunks:
-            pass
+            self.total += len(chunk)
+            yield chunk
 
 
 class SequenceBatches:
@@ -101,12 +102,13 @@ class SequenceBatches:
     Args:
         features: a `SequenceReader` (`CSVSequenceReader`,
             `ParquetSequenceReader`, or a reader of your own).
-        labels: a second `SequenceReader`; sequence i of `labels` labels sequence i of
-            `features`, and the two must hold the same number of sequences.
-            For classification its first column is the class (other columns
+        labels: a second `SequenceReader` holding the labels of the
+            features sequences, paired by key (see Pairing). For
+            classification its first column is the class (other columns
             are ignored, as in DL4J); for regression all its columns are labels.
         batch_size: examples per batch (the last may be smaller).
-        num_classes: classes of one-hot labels (may be left out with `classes`).
+        num_classes: classes of one-hot labels, an int (may be left out with
+            `classes` or `class_names`).
         label_column: with one reader, the label column by name or index
             (negative counts from the end; a list of columns for regression);
             the other columns are the features.
@@ -116,6 +118,8 @@ class SequenceBatches:
             labels `[N, C]` (or `[N, K]`), no labels mask.
         classes: class names for text labels; the position in the list is the
             class index. Labels are matched as trimmed text.
+        class_names: names of integer labels 0 .. C-1 (for reports); not with
+            `classes`, which names text labels.
         shuffle, seed: shuffle the sequences each iteration. Iteration e (0,
             1, ...; see `set_epoch`) uses seed (seed, e), so runs with the same
             seed repeat and every epoch has its own order. Without a seed the
@@ -125,12 +129,31 @@ class SequenceBatches:
             sequences (shuffled first when shuffle=True) are sorted by length
             within windows of 50 batches, and with shuffle the batch order
             is shuffled.
-        shard: (rank, world_size): this process gets sequences i with
-            i % world_size == rank (of the shuffled order when shuffling,
-            which then needs a seed); shares are disjoint, cover all and differ
-            in size by at most one. "auto" reads RANK and WORLD_SIZE.
+        shard: (rank, world_size): this process gets features sequences i
+            with i % world_size == rank (of the shuffled order when
+            shuffling, which then needs a seed); shares are disjoint, cover
+            all and differ in size by at most one. "auto" reads RANK and
+            WORLD_SIZE (integers).
         allow_nan: keep NaN and inf in features and regression labels
             instead of raising.
+
+    Pairing: features and labels are paired by key, never by position, when
+    both readers have keys (`SequenceReader.pair_keys`): a long table by its
+    id value, nested Parquet with a key column by that value, one file per
+    sequence by the file's number (`NumberedFiles`: `features/%d.csv` and
+    `labels/%03d.csv` pair 3 with 003) or by its name without extension
+    (a directory or glob: `features/a.csv` with `labels/a.csv`), a reader
+    of your own by the keys it yields. Either reader's order may differ; a
+    key in one reader only, or twice in one, is a `SequenceDataError`
+    naming the sequence and the reader. Files given as a list (or one file)
+    and nested Parquet without a key column pair by position: sequence i
+    with sequence i, and the readers must hold as many sequences. Batches
+    follow the features reader's order; `Batch.keys` are its keys.
+
+    Attributes:
+        class_names: the C class names in class index order (`classes`, or
+            `class_names`), or None; each `Batch` carries them too.
+        num_classes: C for classification, else None.
 
     Shape (each `Batch`, float32):
         features `[N, F, T]`; labels `[N, C, T]` one-hot, `[N, K, T]`
@@ -143,26 +166,31 @@ class SequenceBatches:
 
     Memory: without shuffle or bucketing, batches stream: only the chunk
     being read (a block of CSV files, or a Parquet record batch) and the
-    current batch are held. shuffle=True or bucket_by_length=True read the
-    whole data set into memory first (its values, about 4-8 bytes each),
-    again on every iteration.
+    current batch are held, plus, when labels come in another order than
+    their features, the labels read ahead of their features. shuffle=True
+    or bucket_by_length=True read the whole data set into memory first (its
+    values, about 4-8 bytes each), again on every iteration.
 
     Errors (`SequenceDataError`) name the file, row and column: NaN/inf,
     class labels out of range or not integral, lengths that differ under
-    equal_length, and feature and label readers of different sizes (with
-    known sizes before the first batch, otherwise when one runs out).
+    equal_length, keys in one reader only, feature and label readers of
+    different sizes (with known sizes before the first batch, otherwise
+    when one runs out), and a features reader with no sequence at all.
     """
 
     def __init__(self, features, labels=None, *, batch_size: int, num_classes: int | None = None,
                  label_column=None, regression: bool = False, align="equal_length",
-                 sequence_labels: bool = False, classes=None, shuffle: bool = False, seed=None,
-                 drop_last: bool = False, bucket_by_length: bool = False, shard=None,
+                 sequence_labels: bool = False, classes=None, class_names=None, shuffle: bool = False,
+                 seed=None, drop_last: bool = False, bucket_by_length: bool = False, shard=None,
                  allow_nan: bool = False):
         require_reader(features, "features")
         if labels is not None:
             require_reader(labels, "labels")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer))
+                                        or num_classes < 1):
+            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
         try:
             self.align = Align(align)
         except ValueError:
@@ -170,20 +198,22 @@ class SequenceBatches:
         if labels is not None and label_column is not None:
             raise ValueError("give either a labels reader or label_column, not both")
         labelled = labels is not None or label_column is not None
-        if classes is not None:
-            classes = [str(c) for c in classes]
-            if len(set(classes)) != len(classes) or not classes:
-                raise ValueError(f"classes must be distinct and not empty, got {classes!r}")
-            if num_classes is not None and num_classes != len(classes):
-                raise ValueError(f"num_classes={num_classes} but {len(classes)} classes given")
-            num_classes = len(classes)
-        if regression and classes is not None:
-            raise ValueError("classes are for classification; regression labels are numbers")
+        if classes is not None and class_names is not None:
+            raise ValueError("give classes (text labels) or class_names (names of integer labels), not both")
+        names = None
+        for what, given in (("classes", classes), ("class_names", class_names)):
+            if given is None:
+                continue
+            if regression:
+                raise ValueError(f"{what} are for classification; regression labels are numbers")
+            names = _names(given, what)
+            if num_classes is not None and num_classes != len(names):
+                raise ValueError(f"num_classes={num_classes} but {len(names)} {what} given")
+            num_classes = len(names)
+        classes = None if classes is None else names
         if labelled and not regression and num_classes is None:
             raise ValueError("classification needs num_classes (or classes=); "
                              "pass regression=True for raw labels")
-        if num_classes is not None and (isinstance(num_classes, bool) or num_classes < 1):
-            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
         if sequence_labels and not labelled:
             raise ValueError("sequence_labels=True needs labels or label_column")
         self.rank, self.world_size = _shard(shard)
@@ -192,6 +222,7 @@ class SequenceBatches:
         self.features, self.labels = features, labels
         self.batch_size = int(batch_size)
         self.num_classes = None if regression or not labelled else int(num_classes)
+        self.class_names = names
         self.label_column = label_column
         self.regression, self.sequence_labels, self.classes = regression, sequence_labels, classes
         self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
@@ -225,7 +256,8 @@ class SequenceBatches:
                 ltext = {0: self.classes}
         plan = Plan(feature_idx, label_idx,
                     tuple(columns[i] for i in feature_idx), label_names, self.num_classes,
-                    self.align, self.sequence_labels, self.allow_nan)
+                    self.align, self.sequence_labels, self.allow_nan,
+                    None if self.class_names is None else tuple(self.class_names))
         self._plan = plan, ftext, ltext
         return self._plan
 
@@ -251,7 +283,7 @@ class SequenceBatches:
             return self.num_classes
         return len(self.label_columns) or None
 
-    # ---- sizes --------------------------------------------------------------------------
+    # ---- sizes and pairing --------------------------------------------------------------
     def _mismatch(self, n_features: int, n_labels: int) -> SequenceDataError:
         return SequenceDataError(
             "feature and label readers hold different numbers of sequences",
@@ -259,12 +291,26 @@ class SequenceBatches:
             expected=f"{n_features} label sequences (one per features sequence)",
             found=f"{n_features} features and {n_labels} labels sequences")
 
+    def _empty(self) -> SequenceDataError:
+        return SequenceDataError("no sequences to batch", source=repr(self.features),
+                                 expected="at least one sequence", found="none")
+
     def _size(self) -> int:
         """Sequences in the data set (TypeError when unknown before reading)."""
         n = len(self.features)
+        if n == 0:
+            raise self._empty()
         if self.labels is not None and len(self.labels) != n:
             raise self._mismatch(n, len(self.labels))
         return n
+
+    def _pair_keys(self) -> tuple:
+        """`(features pair_keys, labels pair_keys)`, or `(None, None)` to pair by position."""
+        fkey = getattr(self.features, "pair_keys", None)
+        lkey = getattr(self.labels, "pair_keys", None)
+        if fkey is None or lkey is None or fkey([]) is None or lkey([]) is None:
+            return None, None
+        return fkey, lkey
 
     def __len__(self) -> int:
         share = len(range(self.rank, self._size(), self.world_size))
@@ -278,42 +324,46 @@ class SequenceBatches:
     def __iter__(self):
         epoch, self.epoch = self.epoch, self.epoch + 1
         plan, ftext, ltext = self._resolve()
-        if self.labels is not None:
-            try:
-                self._size()
-            except TypeError:
-                pass                   # unknown sizes are compared when a reader runs out
+        try:
+            self._size()
+        except TypeError:
+            pass                   # unknown sizes are compared when a reader runs out
         if self.shuffle or self.bucket_by_length:
             return self._indexed(plan, ftext, ltext, epoch)
         return self._streamed(plan, ftext, ltext)
 
     def _streamed(self, plan, ftext, ltext):
         rows = self.batch_size * self.world_size          # sequences read per batch of this rank
-        fsource = _Sharded(checked_chunks(self.features, ftext, rows=rows), self.rank, self.world_size)
-        lsource = _Sharded(checked_chunks(self.labels, ltext, rows=rows), self.rank, self.world_size) \
-            if self.labels is not None else None
-        fcur, lcur = _Cursor(fsource), (_Cursor(lsource) if lsource else None)
-        size = self.batch_size
+        features = _Counted(checked_chunks(self.features, ftext, rows=rows))
+        if self.labels is None:
+            pairs = ((chunk, None) for chunk in features)
+        else:
+            pairs = pair_stream(features, checked_chunks(self.labels, ltext, rows=rows),
+                                *self._pair_keys(), self._mismatch)
+        cursor = ChunkCursor(_shard_pairs(pairs, self.rank, self.world_size))
         while True:
-            fchunk = fcur.take(size)
-            lchunk = lcur.take(size) if lcur else fchunk
-            full = fchunk is not None and lchunk is not None and len(fchunk) == size == len(lchunk)
-            if not full:
+            taken = cursor.take(self.batch_size)
+            if taken is None:
                 break
-            yield assemble(plan, fchunk, lchunk)
-        if lcur:
-            fcur.drain()
-            lcur.drain()
-            if fsource.total != lsource.total:
-                raise self._mismatch(fsource.total, lsource.total)
-        if fchunk is not None and not self.drop_last:
-            yield assemble(plan, fchunk, lchunk)
+            fchunk, lchunk = taken
+            if len(fchunk) < self.batch_size and self.drop_last:
+                break
+            yield assemble(plan, fchunk, fchunk if lchunk is None else lchunk)
+        if features.total == 0:
+            raise self._empty()
 
     def _indexed(self, plan, ftext, ltext, epoch: int):
         fall = _concat(list(checked_chunks(self.features, ftext)))
-        lall = _concat(list(checked_chunks(self.labels, ltext))) if self.labels is not None else fall
-        if len(fall) != len(lall):
-            raise self._mismatch(len(fall), len(lall))
+        if len(fall) == 0:
+            raise self._empty()
+        lall = fall
+        if self.labels is not None:
+            lall = _concat(list(checked_chunks(self.labels, ltext)))
+            fkey, lkey = self._pair_keys()
+            if fkey is not None:
+                lall = pair_indexed(fall, lall, fkey, lkey)
+            elif len(fall) != len(lall):
+                raise self._mismatch(len(fall), len(lall))
         rng = np.random.default_rng(None if self.seed is None else [self.seed, epoch])
         order = rng.permutation(len(fall)) if self.shuffle else np.arange(len(fall))
         order = order[self.rank::self.world_size]                               # this rank's share

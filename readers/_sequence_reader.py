@@ -17,6 +17,7 @@ import pyarrow as pa
 from ._chunk import Chunk
 from ._columns import class_indices
 from ._errors import SequenceDataError
+from ._hints import TEXT_LABELS
 from ._record import Record
 from ._sources import describe_source
 
@@ -66,7 +67,8 @@ class SequenceReader:
 
     Readers that hold their data column by column (the built-in CSV and
     Parquet readers) implement `chunks()` and `columns` instead, and get
-    `records()` from the base class.
+    `records()` from the base class. `pair_keys()` says how sequences pair
+    with another reader's (by key unless overridden).
 
     Shape:
         a record's values: `[T, C]`; a chunk: C channels `[R]` and offsets
@@ -117,6 +119,26 @@ class SequenceReader:
                                  or rows < 1):
             raise ValueError(f"rows must be a positive int or None, got {rows!r}")
         return self._chunks_from_records(classes or {}, int(rows or _RECORDS_PER_CHUNK))
+
+    def pair_keys(self, keys: list) -> list | None:
+        """The keys this reader's sequences pair with another reader's by; None: by position.
+
+        `SequenceBatches` pairs a features reader with a labels reader by key
+        when both give pairing keys: the features sequence with pairing key
+        k gets the labels sequence with pairing key k, in whatever order the
+        two readers hold them, and a key on one side only is an error. When
+        either reader gives None, sequence i pairs with sequence i.
+
+        Args:
+            keys: sequence keys of this reader (a chunk's `keys`).
+
+        Returns:
+            One text per key, or None. Here: the keys themselves, so a reader
+            of your own pairs by the keys it yields. Override it to return
+            None (pair by position), or to map keys that differ between the
+            two readers (`feat_3`, `lab_3`) to the key they share (`3`).
+        """
+        return [str(k) for k in keys]
 
     # ---- derived ------------------------------------------------------------------------
     @property
@@ -283,8 +305,7 @@ def _text_to_float(column: np.ndarray, locate, name) -> np.ndarray:
         except (TypeError, ValueError):
             source, row = locate(t)
             raise SequenceDataError("non-numeric value", source=source, row=row, column=name,
-                                    expected="a number (or classes= for class labels)",
-                                    found=repr(value)) from None
+                                    expected="a number", found=repr(value), hint=TEXT_LABELS) from None
     return numbers
 
 

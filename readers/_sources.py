@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 from ._errors import SequenceDataError
 
-__all__ = ["NumberedFiles", "describe_source", "natural_key", "resolve_paths"]
+__all__ = ["NumberedFiles", "describe_source", "file_pair_key", "natural_key", "resolve_paths",
+           "source_paths"]
 
 # DL4J accepts `%d` and `%0Nd` with one digit N; `{}` is the Python spelling.
 _PLACEHOLDER = re.compile(r"%(?:0[1-9])?d|\{\}")
@@ -32,7 +33,8 @@ class NumberedFiles(Sequence):
     Raises:
         ValueError: at construction, for an invalid pattern or range.
 
-    Existence is not checked here; a reader that opens a missing file raises
+    Existence is not checked here, and paths are built only when asked for
+    (a huge range costs nothing); a reader that opens a missing file raises
     `SequenceDataError` naming its path.
     """
 
@@ -65,6 +67,18 @@ class NumberedFiles(Sequence):
     def __len__(self) -> int:
         return self.end - self.start + 1
 
+    def number(self, path: str) -> int:
+        """The number in one of this pattern's paths: the inverse of `path` (`007` gives 7).
+
+        Raises:
+            ValueError: `path` is not one of this pattern's paths.
+        """
+        path = os.fspath(path)
+        digits = path[len(self._prefix):len(path) - len(self._suffix)]
+        if not (path.startswith(self._prefix) and path.endswith(self._suffix) and digits.isdigit()):
+            raise ValueError(f"{path!r} is not a path of {self!r}")
+        return int(digits)
+
     def __getitem__(self, index):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
@@ -91,6 +105,34 @@ def _listdir(path: str) -> list[str]:
     names = [n for n in os.listdir(path) if not n.startswith((".", "_"))]
     files = [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
     return sorted(files, key=natural_key)
+
+
+def source_paths(source):
+    """The files of a source, as `resolve_paths`, but a `NumberedFiles` as it is (paths built lazily)."""
+    return source if isinstance(source, NumberedFiles) else resolve_paths(source)
+
+
+def _stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def file_pair_key(source):
+    """How a one-file-per-sequence source's keys (its paths) pair with labels, or None.
+
+    `NumberedFiles`: a path's number as plain text (`%03d` and `%d` patterns
+    pair). A directory or glob: the file name without its extension. A list
+    of paths or one path: None (they pair in the order given).
+
+    Returns:
+        A function path -> pairing key, or None.
+    """
+    if isinstance(source, NumberedFiles):
+        return lambda path: str(source.number(path))
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if os.path.isdir(path) or (_GLOB_CHARS.search(path) and not os.path.exists(path)):
+            return _stem
+    return None
 
 
 def resolve_paths(source) -> list[str]:

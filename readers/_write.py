@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Callable
 
 import numpy as np
@@ -32,6 +33,11 @@ def write_parquet(reader, path, *, dtype="float64", key_column: str = "key",
     so `ParquetSequenceReader(path)` reads back the same records: values equal
     exactly (float64), keys and column names the same. Writing streams chunk by
     chunk.
+
+    Writing is atomic: the rows go to a temporary file in the same folder,
+    which is flushed to disk and then renamed over `path`. If anything fails
+    part-way (a bad record, a full disk, an interrupt), an existing file at
+    `path` is left as it was and the temporary file is removed.
 
     Args:
         reader: any `SequenceReader` (`CSVSequenceReader`,
@@ -70,13 +76,43 @@ def write_parquet(reader, path, *, dtype="float64", key_column: str = "key",
     fields = [pa.field(c, pa.list_(value_type)) for c in columns] + [pa.field(key_column, pa.string())]
     meta = {b"seqkit": json.dumps({"layout": "nested", "key_column": key_column}).encode()}
     schema = pa.schema(fields, metadata=meta)
+    path = os.fspath(path)
+    folder, name = os.path.split(os.path.abspath(path))
+    temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
     written = 0
-    with pq.ParquetWriter(os.fspath(path), schema, compression=compression) as writer:
-        for chunk in checked_chunks(reader, columns=names):
-            arrays = [_list_column(ch.astype(dtype, copy=False), chunk.offsets) for ch in chunk.channels]
-            arrays.append(pa.array([str(k) for k in chunk.keys], pa.string()))
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=row_group_size)
-            written += len(chunk)
-            if progress is not None and len(chunk):
-                progress(len(chunk))
+    try:
+        with pq.ParquetWriter(temporary, schema, compression=compression) as writer:
+            for chunk in checked_chunks(reader, columns=names):
+                arrays = [_list_column(ch.astype(dtype, copy=False), chunk.offsets) for ch in chunk.channels]
+                arrays.append(pa.array([str(k) for k in chunk.keys], pa.string()))
+                writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=row_group_size)
+                written += len(chunk)
+                if progress is not None and len(chunk):
+                    progress(len(chunk))
+        _flush_to_disk(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.remove(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+    _flush_to_disk(folder)                     # the rename itself
     return written
+
+
+def _flush_to_disk(path: str) -> None:
+    """fsync a file, or a folder (its entries); folders that cannot be opened are skipped."""
+    try:
+        handle = os.open(path, os.O_RDONLY)
+    except OSError:
+        if os.path.isdir(path):
+            return                             # some platforms cannot open a folder
+        raise
+    try:
+        os.fsync(handle)
+    except OSError:
+        if not os.path.isdir(path):
+            raise
+    finally:
+        os.close(handle)

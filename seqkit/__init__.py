@@ -1,15 +1,16 @@
 """seqkit: recurrent networks on PyTorch over padded, masked NCL batches.
 
 The data side lives in the separate ``readers`` package, which never imports torch.
+
+The torch-based parts (``seqkit.layers``, ``seqkit.network``, ``seqkit.evaluation``)
+load on first use (PEP 562 module ``__getattr__``): ``from seqkit import Sequential``
+and ``seqkit.layers`` work as usual, while ``import seqkit`` alone, and so the
+``seqkit`` command's ``--help``, ``inspect`` and ``convert``, never import torch.
 """
 
+import importlib
+
 from ._errors import ConfigError
-from . import layers
-from .evaluation import (ROC, Evaluation, EvaluationBinary, RegressionEvaluation, ROCMultiClass,
-                         all_reduce_evaluation)
-from . import network
-from .network import (Checkpoint, EarlyStopping, FitState, InputType, Listener, ModelFileError,
-                      NonFiniteLossError, ProgressBar, ScoreListener, Sequential, load, options)
 
 __all__ = [
     "Checkpoint",
@@ -34,3 +35,29 @@ __all__ = [
     "network",
     "options",
 ]
+
+#: Where each lazily loaded public name lives (a submodule, or a name in one).
+_SUBMODULES = ("layers", "network")
+_LAZY = {
+    **{name: "evaluation" for name in ("Evaluation", "EvaluationBinary", "ROC", "ROCMultiClass",
+                                       "RegressionEvaluation", "all_reduce_evaluation")},
+    **{name: "network" for name in ("Checkpoint", "EarlyStopping", "FitState", "InputType", "Listener",
+                                    "ModelFileError", "NonFiniteLossError", "ProgressBar",
+                                    "ScoreListener", "Sequential", "load", "options")},
+}
+
+
+def __getattr__(name: str):
+    """Import a torch-based submodule or public name on first use, then keep it as an attribute."""
+    if name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(__all__))

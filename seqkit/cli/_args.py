@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 from dataclasses import replace
 
 from ._data import ALIGNS, FORMATS, BatchSpec, SourceSpec, parse_column
 
-__all__ = ["add_batch_arguments", "add_source_arguments", "add_threads_argument",
-           "batch_from_args", "source_from_args", "torch_threads"]
+__all__ = ["DEFAULT_THREADS", "add_batch_arguments", "add_source_arguments", "add_threads_argument",
+           "batch_from_args", "class_list", "positive", "source_from_args", "threads_to_use",
+           "torch_threads"]
 
 SOURCE_HELP = ("a file, a directory, a glob (quote it) or a numbered pattern such as "
                "'train/features/%%d.csv' with --start/--end")
@@ -36,6 +38,16 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
     return value
+
+
+def class_list(text: str) -> list:
+    """argparse type of ``--classes``: comma-separated names, in class-index order."""
+    names = [c.strip() for c in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated class names, got {text!r}")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"the class names must be distinct, got {text!r}")
+    return names
 
 
 def _column_list(text: str) -> list:
@@ -76,7 +88,7 @@ def add_batch_arguments(parser: argparse.ArgumentParser, *, labels: bool = True)
         group.add_argument("--label-column", type=parse_column,
                            help="the label column when features and labels share SOURCE")
         group.add_argument("--num-classes", type=positive, help="number of classes (labels 0..C-1)")
-        group.add_argument("--classes", type=lambda t: [c.strip() for c in t.split(",")],
+        group.add_argument("--classes", type=class_list,
                            help="comma-separated text labels; their order gives the class index")
         group.add_argument("--sequence-labels", action="store_true", default=None,
                            help="one label per sequence (its last step's)")
@@ -116,24 +128,52 @@ def batch_from_args(args, base: BatchSpec | None = None) -> BatchSpec:
     return replace(spec, **given)
 
 
-def add_threads_argument(parser: argparse.ArgumentParser, default: int | None = None) -> None:
-    """``--threads N``: torch's CPU threads."""
-    text = "torch's choice, one per core" if default is None else str(default)
-    parser.add_argument("--threads", type=positive, default=default,
-                        help=f"CPU threads for torch (default: {text}); small networks run as fast "
-                             f"on one, and do not slow down when other processes share the cores")
+#: torch's intra-op CPU threads when neither --threads nor OMP_NUM_THREADS says otherwise. Measured
+#: in docs/cli.md: one thread is as fast for these small recurrent networks, and torch's default
+#: (one per core) ran up to 10 times slower when another process kept a core busy.
+DEFAULT_THREADS = 1
+
+
+def _threads(text: str):
+    if text.strip().lower() == "auto":
+        return "auto"
+    return positive(text)
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """``--threads N|auto``: torch's CPU threads (default: :data:`DEFAULT_THREADS`)."""
+    parser.add_argument("--threads", type=_threads, metavar="N|auto",
+                        help=f"CPU threads for torch (default {DEFAULT_THREADS}, or OMP_NUM_THREADS when "
+                             f"set; auto: torch's choice, one per core). Small recurrent networks run as "
+                             f"fast on one, and many threads slow down a lot when other processes share "
+                             f"the cores")
+
+
+def threads_to_use(threads) -> int | None:
+    """The thread count to set for ``--threads`` (None: leave torch's as it is).
+
+    ``auto`` leaves torch's choice; not given, ``OMP_NUM_THREADS`` (which torch
+    follows) wins when set, else :data:`DEFAULT_THREADS`.
+    """
+    if threads == "auto":
+        return None
+    if threads is None:
+        return None if os.environ.get("OMP_NUM_THREADS") else DEFAULT_THREADS
+    return threads
 
 
 @contextlib.contextmanager
-def torch_threads(threads: int | None):
-    """Run with torch's intra-op CPU threads set to ``threads`` (when given), then restore them."""
-    if not threads:
+def torch_threads(threads):
+    """Run with torch's intra-op CPU threads as ``--threads`` says (:func:`threads_to_use`), then
+    restore them."""
+    count = threads_to_use(threads)
+    if count is None:
         yield
         return
-    import torch
+    import torch  # deferred: torch is heavy, and only the commands that train or predict need it
 
     previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    torch.set_num_threads(count)
     try:
         yield
     finally:

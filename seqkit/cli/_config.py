@@ -14,6 +14,7 @@ import copy
 import functools
 import inspect
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -23,14 +24,15 @@ else:                                                       # pragma: no cover -
     import tomli as tomllib
 
 from .._errors import ConfigError
-from ..network import BACKPROP, SCHEDULES, UPDATERS, WEIGHT_INITS
+from ..network import BACKPROP, SCHEDULES, UPDATERS, WEIGHT_INITS, Sequential
 from ._data import ALIGNS, FORMATS, BatchSpec, SourceSpec
 from ._errors import CliError, ConfigFileError
-from ._layers import LayerSpec, check_layers
+from ._layers import LayerSpec, build_layers, check_layers
+from ._network_size import check_network_size
 from ._schema import (boolean, check_table, choice, column, columns, describe, integer, number,
                       optional, string, strings)
 
-__all__ = ["RunConfig", "load_config", "parse_config", "read_toml"]
+__all__ = ["DEVICES", "RunConfig", "is_device_name", "load_config", "parse_config", "read_toml"]
 
 SPLITS = ("train", "validation", "test")
 
@@ -73,8 +75,13 @@ DATA_FIELDS = {
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
+def is_device_name(value) -> bool:
+    """One of :data:`DEVICES` or ``cuda:N``."""
+    return isinstance(value, str) and (value in DEVICES or re.fullmatch(r"cuda:\d+", value) is not None)
+
+
 def _device(value, key):
-    if isinstance(value, str) and (value in DEVICES or value.startswith("cuda:")):
+    if is_device_name(value):
         return value
     raise ConfigFileError(f"unknown device {value!r}; allowed: {', '.join(DEVICES)} or cuda:N", key=key)
 
@@ -213,16 +220,25 @@ def read_toml(path) -> dict:
 
     Raises:
         FileNotFoundError: no such file.
-        ConfigFileError: not valid TOML (with the line and column).
+        CliError: a directory.
+        ConfigFileError: not UTF-8, or not valid TOML (with the line and column).
     """
     path = os.fspath(path)
     try:
         with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigFileError(f"not valid TOML: {err}", file=path) from None
+            data = handle.read()
     except IsADirectoryError:
         raise CliError(f"{path} is a directory; expected a TOML file") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise ConfigFileError(f"not UTF-8 text (TOML files are UTF-8): byte 0x{data[err.start]:02x} on "
+                              f"line {line}; save the file as UTF-8", file=path) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigFileError(f"not valid TOML: {err}", file=path) from None
 
 
 def load_config(path) -> RunConfig:
@@ -340,14 +356,20 @@ def _check_optimizer(kwargs: dict) -> None:
 
 def _check_network(config: RunConfig) -> None:
     """Construct the network once (unbuilt) so cross-setting errors show now, naming [network]."""
-    from ..network import Sequential
-    from ._layers import build_layers
-
     kwargs = config.sequential_kwargs()
     _check_optimizer(kwargs)
+    n_outputs = _n_outputs(config.batch) or 2
     try:
-        Sequential(build_layers(config.layers, _n_outputs(config.batch) or 2), **kwargs)
+        Sequential(build_layers(config.layers, n_outputs), **kwargs)
     except ConfigError as err:
         if isinstance(err, ConfigFileError):
             raise
         raise ConfigFileError(str(err), key="network") from None
+    # Built once more, without memory, for one feature channel (the data is not read yet): the
+    # layers must fit together, and training must fit in memory. `train` checks again with the data's.
+    try:
+        check_network_size(config.layers, n_outputs, 1, kwargs, config.network.get("device"))
+    except ConfigError as err:
+        if isinstance(err, ConfigFileError):
+            raise
+        raise ConfigFileError(str(err), key="layers") from None

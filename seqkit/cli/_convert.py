@@ -2,7 +2,10 @@
 
 ``readers.write_parquet`` advances the tqdm bar through its ``progress``
 callback (the sequences of each block written); the step count printed at the
-end comes from the written file's Parquet metadata.
+end comes from the written file's Parquet metadata. ``--labels`` (a second
+source) and ``--classes`` (text labels) go through
+:class:`~seqkit.cli._labelled_reader.LabelledReader`, which writes the labels
+as columns.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import time
 
 import readers
 
-from ._args import add_source_arguments, source_from_args
+from ._args import add_source_arguments, class_list, source_from_args
 from ._data import parse_column
 from ._errors import CliError
+from ._labelled_reader import LabelledReader, label_names
+from ._writing import writing_to
 
 __all__ = ["add_parser", "run"]
 
@@ -25,9 +30,14 @@ EXAMPLE = """\
 examples:
   seqkit convert datasets/varlen/train.csv varlen_train.parquet --id-column series_id --order-column t
   seqkit convert 'datasets/synthetic_control/train/features/%d.csv' --start 0 --end 449 features.parquet
+  seqkit convert 'datasets/synthetic_control/train/features/%d.csv' --start 0 --end 449 \
+      --labels 'datasets/synthetic_control/train/labels/%d.csv' train.parquet
 
 The output has one list<float64> column per record column (same names) and a
 text key column, and reads back with readers.ParquetSequenceReader(DEST).
+--labels adds the labels source as a column "label" (one label per sequence is
+written at every step: read it back with sequence_labels); --classes writes
+text labels as their index in the list.
 """
 
 
@@ -36,8 +46,15 @@ def add_parser(sub, common):
                             parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
     add_source_arguments(parser, labels=False)
     parser.add_argument("dest", metavar="DEST.parquet", help="the Parquet file to write")
-    parser.add_argument("--label-column", type=parse_column,
-                        help="the label column (written like any column; checked to exist)")
+    labels = parser.add_argument_group("labels")
+    labels.add_argument("--labels", metavar="LABELS",
+                        help="a second source holding the labels, numbered like SOURCE (DL4J's separate "
+                             "label files); written as the column 'label' ('label_<column>' for several)")
+    labels.add_argument("--label-column", type=parse_column,
+                        help="the label column of SOURCE (written like any column; checked to exist)")
+    labels.add_argument("--classes", type=class_list,
+                        help="comma-separated text labels, in class-index order: the label column (or "
+                             "the labels' first column) is written as each label's index")
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                         help="value type (float64 keeps values exactly; default float64)")
     parser.add_argument("--key-name", default="key", help="name of the key column (default 'key')")
@@ -47,14 +64,18 @@ def add_parser(sub, common):
     return parser
 
 
-def _check_column(spec, columns: tuple) -> None:
-    """Raise CliError unless ``spec`` (a name, or an index, negative from the end) is one of ``columns``."""
+def _check_column(spec, columns: tuple) -> int:
+    """The position of ``spec`` (a name, or an index, negative from the end) in ``columns``;
+    CliError when it is none of them."""
     n = len(columns)
     if isinstance(spec, int) and not isinstance(spec, bool):
         if not -n <= spec < n:
             raise CliError(f"--label-column {spec} out of range for {n} columns {list(columns)}")
-    elif spec not in columns:
+        return spec % n
+    names = [str(c) for c in columns]
+    if str(spec) not in names:
         raise CliError(f"--label-column {spec!r} is not a column; columns are {list(columns)}")
+    return names.index(str(spec))
 
 
 def _steps(path: str) -> int:
@@ -83,8 +104,16 @@ def run(args) -> int:
         raise CliError(f"{args.dest} exists; pass --force to replace it")
     source = source_from_args(args)
     reader = source.reader()
+    label_index = None
     if args.label_column is not None:
-        _check_column(args.label_column, tuple(reader.columns))
+        if args.labels is not None:
+            raise CliError("give --labels (a second source) or --label-column (a column of SOURCE), not both")
+        label_index = _check_column(args.label_column, tuple(reader.columns))
+    elif args.classes is not None and args.labels is None:
+        raise CliError("--classes names the classes of a label column: give --label-column or --labels")
+    if args.labels is not None or args.classes is not None:
+        reader = LabelledReader(reader, source.labels_reader(), classes=args.classes,
+                                label_column=label_index)
     try:
         total = len(reader)
     except TypeError:
@@ -93,15 +122,20 @@ def run(args) -> int:
     disable = True if args.no_progress else None      # None: shown on a terminal only
     partial = f"{args.dest}.partial"                  # renamed over DEST once complete
     try:
-        with tqdm(total=total, unit="seq", desc="converting", disable=disable, file=sys.stderr) as bar:
+        with writing_to(args.dest), \
+                tqdm(total=total, unit="seq", desc="converting", disable=disable, file=sys.stderr) as bar:
             written = readers.write_parquet(reader, partial, dtype=args.dtype, key_column=args.key_name,
                                             progress=bar.update)
-        steps = _steps(partial)
-        os.replace(partial, args.dest)
+            steps = _steps(partial)
+            os.replace(partial, args.dest)
     finally:
         if os.path.exists(partial):
             os.remove(partial)
     columns = ", ".join(str(c) for c in reader.columns)
     print(f"wrote {written:,} sequences ({steps:,} steps; columns {columns}; key "
           f"{args.key_name!r}) to {args.dest} ({_size(args.dest)}) in {time.perf_counter() - start:.1f} s")
+    if args.classes is not None:
+        column = label_names(reader.labels.columns)[0] if args.labels is not None else reader.columns[label_index]
+        print(f"column {column!r} holds class indices: "
+              + ", ".join(f"{i} = {name}" for i, name in enumerate(args.classes)))
     return 0

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from ._args import add_threads_argument, positive, torch_threads
-from ._config import parse_config, read_toml
 from ._errors import CliError
 from ._output import print_paths
 
@@ -46,7 +45,7 @@ def add_parser(sub, common):
                         help=f"train 1 epoch on {_QUICK_TRAIN} series, test on {_QUICK_TEST}")
     parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_threads_argument(parser, default=1)
+    add_threads_argument(parser)
     parser.set_defaults(run=run)
     return parser
 
@@ -83,8 +82,12 @@ def run(args) -> int:
 
 
 def _execute(args) -> int:
-    from ._run import train_run
+    # torch-based: imported here so that `seqkit --help`, inspect and convert start without torch
+    from ._config import parse_config, read_toml
+    from ._run import resolve_device, train_run
 
+    if args.device is not None:
+        resolve_device(args.device)                   # a bad --device fails now, not after the data is read
     path = demo_config_path()
     data = read_toml(path)
     if args.quick:

@@ -11,11 +11,8 @@ import readers
 from ..reports import FORMATS
 from ._args import (add_batch_arguments, add_source_arguments, add_threads_argument, batch_from_args,
                     source_from_args, torch_threads)
-from ._config import load_config
 from ._data import BatchSpec, make_batches
 from ._errors import CliError
-from ._model import is_regression, load_model
-from ._run import evaluate_split
 
 __all__ = ["add_parser", "run", "resolve_data"]
 
@@ -52,6 +49,10 @@ def add_parser(sub, common):
 
 def resolve_data(args, model, *, labelled: bool = True):
     """``(source, batch spec, standardizer)`` from DATA and options, or from ``--config``."""
+    # torch-based: imported here so that `seqkit --help`, inspect and convert start without torch
+    from ._config import load_config
+    from ._model import is_regression
+
     info = model.info
     standardizer = info.standardizer if info is not None else None
     if getattr(args, "config", None):
@@ -84,6 +85,10 @@ def run(args) -> int:
 
 
 def _execute(args) -> int:
+    # torch-based: imported here so that `seqkit --help`, inspect and convert start without torch
+    from ._model import load_model
+    from ._run import evaluate_split
+
     model = load_model(args.model, args.device)
     if args.report is not None and not args.report.lower().endswith(tuple(FORMATS)):
         raise CliError(f"--report must end in .html, .md or .json, got {args.report}")

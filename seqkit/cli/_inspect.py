@@ -7,10 +7,10 @@ import json
 
 import readers
 
-from ._args import add_source_arguments, source_from_args
+from ._args import add_source_arguments, class_list, source_from_args
 from ._data import parse_column
 
-__all__ = ["add_parser", "render", "run"]
+__all__ = ["add_parser", "class_order", "render", "run"]
 
 HELP = "summarise a data set: sequences, lengths, columns, NaN count, classes"
 EXAMPLE = """\
@@ -28,8 +28,9 @@ def add_parser(sub, common):
     add_source_arguments(parser)
     parser.add_argument("--label-column", type=parse_column,
                         help="count this column as the class label (left out of the features)")
-    parser.add_argument("--classes", type=lambda t: [c.strip() for c in t.split(",")],
-                        help="comma-separated class names of text labels")
+    parser.add_argument("--classes", type=class_list,
+                        help="comma-separated text labels, in class-index order (the class table "
+                             "follows it)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(run=run)
     return parser
@@ -52,8 +53,27 @@ def _table(rows: list[tuple], header: tuple | None = None) -> list[str]:
     return lines
 
 
-def render(summary: readers.Summary) -> str:
-    """The summary as a two-column table, plus a class table when there are labels."""
+def _natural(label):
+    """Sort key: numbers by value (2 before 10), before text in alphabetical order."""
+    if isinstance(label, (int, float)) and not isinstance(label, bool):
+        return (0, float(label), "")
+    try:
+        return (0, float(label), str(label))
+    except (TypeError, ValueError):
+        return (1, 0.0, str(label))
+
+
+def class_order(summary: readers.Summary, classes=None) -> list:
+    """The classes to list: ``classes`` in their given order (index order), else those found,
+    in natural order (numeric where numeric)."""
+    if classes:
+        return list(classes)
+    return sorted(set(summary.class_counts) | set(summary.sequence_class_counts), key=_natural)
+
+
+def render(summary: readers.Summary, classes=None) -> str:
+    """The summary as a two-column table, plus a class table when there are labels
+    (rows in :func:`class_order`)."""
     rows = [
         ("source", summary.source),
         ("sequences", f"{summary.sequences:,}"),
@@ -64,10 +84,10 @@ def render(summary: readers.Summary) -> str:
     ]
     if summary.label_column is not None:
         rows.append(("label column", summary.label_column))
-        rows.append(("classes", str(len(summary.sequence_class_counts))))
+        rows.append(("classes", str(len(classes) if classes else len(summary.sequence_class_counts))))
     lines = _table(rows)
     if summary.label_column is not None:
-        classes = sorted(set(summary.class_counts) | set(summary.sequence_class_counts), key=str)
+        classes = class_order(summary, classes)
         lines.append("")
         lines.extend(_table([(c, summary.sequence_class_counts.get(c, 0), summary.class_counts.get(c, 0))
                              for c in classes], header=("class", "sequences", "label steps")))
@@ -82,5 +102,5 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2, default=str))
     else:
-        print(render(summary))
+        print(render(summary, args.classes))
     return 0

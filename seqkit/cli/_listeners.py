@@ -3,7 +3,8 @@
 :class:`MetricsLog` appends one JSON object per epoch to ``metrics.jsonl``
 and prints a one-line summary. :class:`InterruptStop` turns the first Ctrl-C
 (SIGINT) into a clean stop after the current minibatch, so the run can save a
-checkpoint at a batch boundary; a second Ctrl-C interrupts at once.
+checkpoint at a batch boundary; a second Ctrl-C interrupts at once, and none
+after it cuts the checkpoint short.
 """
 
 from __future__ import annotations
@@ -83,17 +84,28 @@ class MetricsLog(Listener):
 class InterruptStop(Listener):
     """Stop ``fit`` after the current minibatch on the first Ctrl-C.
 
-    Use as a context manager around ``fit`` (it installs the SIGINT handler
-    and puts the previous one back). ``interrupted`` tells whether it fired.
-    Outside the main thread signals cannot be caught, and it does nothing.
+    Use as a context manager around ``fit`` and the writing of the checkpoint
+    (it installs the SIGINT handler and puts the previous one back).
+    ``interrupted`` tells whether it fired. A second Ctrl-C raises
+    ``KeyboardInterrupt`` at once; any after that, or after :meth:`hold`, are
+    ignored, so they cannot cut the checkpoint short. Outside the main thread
+    signals cannot be caught, and it does nothing.
     """
 
     def __init__(self):
         self.interrupted = False
         self._previous = None
+        self._held = False
+
+    def hold(self) -> None:
+        """Ignore Ctrl-C from now on (until the context exits): the checkpoint is being written."""
+        self._held = True
 
     def _handle(self, signum, frame):
+        if self._held:
+            return
         if self.interrupted:
+            self._held = True
             raise KeyboardInterrupt
         self.interrupted = True
 

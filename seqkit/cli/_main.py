@@ -53,6 +53,8 @@ def _message(err: BaseException) -> str:
     """The error as one line."""
     if isinstance(err, OSError) and err.strerror and err.filename is not None:
         text = f"{err.strerror}: {err.filename}"
+        if err.filename2 is not None:                      # a rename or copy: name both ends
+            text += f" -> {err.filename2}"
     else:
         text = str(err) or type(err).__name__
     lines = [line.strip() for line in text.splitlines() if line.strip()]

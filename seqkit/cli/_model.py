@@ -1,4 +1,9 @@
-"""Loading a trained model with its data description, for ``evaluate`` and ``predict``."""
+"""Loading a trained model with its data description, for ``evaluate`` and ``predict``.
+
+The description comes from the model file itself (``net.data_description``);
+a model file from an older run without one falls back to the ``data.json``
+beside it, with a note.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ def is_regression(net) -> bool:
 
 @dataclass
 class LoadedModel:
-    """A network and what it expects of its data (None when the model has no ``data.json``)."""
+    """A network and what it expects of its data (None when the model carries no description)."""
 
     net: object
     info: RunInfo | None
@@ -35,7 +40,7 @@ class LoadedModel:
 
 
 def load_model(path: str, device: str | None) -> LoadedModel:
-    """``seqkit.load`` plus the run's ``data.json`` (a note on stderr when there is none)."""
+    """``seqkit.load`` and the data description it carries (a note on stderr when there is none)."""
     from ._run import resolve_device
 
     if not os.path.exists(path):
@@ -43,8 +48,11 @@ def load_model(path: str, device: str | None) -> LoadedModel:
     if os.path.isdir(path):
         raise CliError(f"{path} is a folder; give the model file in it (e.g. {path}/model.seqkit)")
     net = load(path, device=resolve_device(device))
+    if net.data_description is not None:
+        return LoadedModel(net, RunInfo.from_description(net.data_description), path)
     info = find_run_info(path)
     if info is None:
-        print(f"seqkit: note: no {FILE_NAME} next to {path}: the data is read as the options say and "
-              f"not standardised", file=sys.stderr)
+        print(f"seqkit: note: {path} carries no data description (a network saved from Python without "
+              f"training on readers data) and no older {FILE_NAME} is beside it: the data is read as the "
+              f"options say and not standardised", file=sys.stderr)
     return LoadedModel(net, info, path)

@@ -1,4 +1,4 @@
-"""``seqkit predict``: a trained model's predictions, one Parquet row per sequence.
+"""``seqkit predict``: a trained model's predictions, one Parquet row per sequence (or a flat CSV).
 
 Columns (``steps`` counts the real steps of the input sequence):
 
@@ -16,6 +16,9 @@ With a per-step output (``RnnOutput``), ``prediction`` is list<int64>,
 ``label`` list<string> and ``probabilities`` list<list<float32>>, one entry
 per real step. Regression networks (mse or mae loss) write ``prediction`` as
 list<float32> (the K targets) or, per step, list<list<float32>>.
+
+``--out`` ending in ``.csv`` writes the flat table of :mod:`seqkit.cli._prediction_csv`
+instead (one column per class, one row per step for per-step outputs).
 """
 
 from __future__ import annotations
@@ -26,26 +29,31 @@ import sys
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-
 
 from ._args import (add_source_arguments, add_threads_argument, positive, source_from_args,
                     torch_threads)
 from ._data import BatchSpec, make_batches
 from ._errors import CliError
-from ._model import is_regression, load_model
+from ._prediction_csv import csv_table
+from ._writing import writing_to
 
 __all__ = ["add_parser", "run"]
 
-HELP = "predict with a trained model; write one Parquet row per sequence"
+HELP = "predict with a trained model; write one row per sequence (Parquet or CSV)"
 EXAMPLE = """\
 examples:
   seqkit predict runs/sc/model.seqkit 'datasets/synthetic_control/test/features/%d.csv' \\
       --start 0 --end 149 --out predictions.parquet
+  seqkit predict runs/sc/model.seqkit 'datasets/synthetic_control/test/features/%d.csv' \
+      --start 0 --end 149 --out predictions.csv
 
-Columns: key, steps, prediction (class index), label (class name, when known)
-and probabilities (list<float32>); per-step networks write lists per step,
-regression networks the predicted values. See docs/cli.md.
+Parquet columns: key, steps, prediction (class index), label (class name, when
+known) and probabilities (list<float32>); per-step networks write lists per
+step, regression networks the predicted values. A .csv file is flat: one
+probability_<class> column per class, one row per real step for per-step
+networks. See docs/cli.md.
 """
 
 
@@ -54,7 +62,9 @@ def add_parser(sub, common):
                             parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", metavar="MODEL", help="a model file written by seqkit train")
     add_source_arguments(parser, source="data", labels=False)
-    parser.add_argument("--out", required=True, metavar="PREDICTIONS.parquet", help="the file to write")
+    parser.add_argument("--out", required=True, metavar="PREDICTIONS.parquet",
+                        help="the file to write: .parquet (list columns) or .csv (flat: one column per "
+                             "class, one row per step for per-step outputs)")
     parser.add_argument("--batch-size", type=positive, help="sequences per batch (default 256)")
     parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     add_threads_argument(parser)
@@ -129,9 +139,23 @@ def run(args) -> int:
         return _execute(args)
 
 
+_PARQUET = (".parquet", ".pq", ".parq")
+
+
+def _writer(path: str, schema: pa.Schema, csv: bool):
+    """A Parquet writer, or a CSV writer of the flat table (``_prediction_csv``)."""
+    if csv:
+        return pa_csv.CSVWriter(path, schema)
+    return pq.ParquetWriter(path, schema, compression="zstd")
+
+
 def _execute(args) -> int:
-    if not args.out.lower().endswith((".parquet", ".pq", ".parq")):
-        raise CliError(f"--out must be a .parquet file, got {args.out}")
+    # torch-based: imported here so that `seqkit --help`, inspect and convert start without torch
+    from ._model import is_regression, load_model
+
+    csv = args.out.lower().endswith(".csv")
+    if not csv and not args.out.lower().endswith(_PARQUET):
+        raise CliError(f"--out must be a .parquet or .csv file, got {args.out}")
     model = load_model(args.model, args.device)
     info = model.info
     source = source_from_args(args, source="data", defaults=info.read if info is not None else None)
@@ -144,21 +168,26 @@ def _execute(args) -> int:
     writer, count, partial = None, 0, f"{args.out}.partial"
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     try:
-        for item in data:
-            out = model.net.output(item.features, item.features_mask)
-            if names and len(names) != out.shape[1]:
-                names = None
+        with writing_to(args.out):
+            for item in data:
+                out = model.net.output(item.features, item.features_mask)
+                if names and len(names) != out.shape[1]:
+                    names = None
+                cols = _rows(out, item.features_mask, item.features.shape[-1], item.keys, kind, names)
+                if csv:
+                    table = csv_table(cols, kind, out.ndim == 3, out.shape[1], names)
+                else:
+                    table = pa.Table.from_pydict(cols, schema=_schema(kind, out.ndim == 3, names))
+                if writer is None:
+                    schema = table.schema
+                    writer = _writer(partial, schema, csv)
+                writer.write_table(table)
+                count += len(item)
             if writer is None:
-                schema = _schema(kind, out.ndim == 3, names)
-                writer = pq.ParquetWriter(partial, schema, compression="zstd")
-            cols = _rows(out, item.features_mask, item.features.shape[-1], item.keys, kind, names)
-            writer.write_table(pa.Table.from_pydict(cols, schema=schema))
-            count += len(item)
-        if writer is None:
-            raise CliError(f"{source.describe()}: no sequences to predict")
-        writer.close()
-        writer = None
-        os.replace(partial, args.out)
+                raise CliError(f"{source.describe()}: no sequences to predict")
+            writer.close()
+            writer = None
+            os.replace(partial, args.out)
     finally:
         if writer is not None:
             writer.close()

@@ -3,9 +3,10 @@
 ``seqkit train`` and ``seqkit demo`` both call :func:`train_run`. The run
 folder receives:
 
-- ``model.seqkit``: the trained network (``seqkit.load`` reads it);
-- ``data.json``: reading options, feature columns, classes and normalisation
-  statistics for ``evaluate`` and ``predict``;
+- ``model.seqkit``: the trained network (``seqkit.load`` reads it), carrying
+  its data description: reading options, feature columns, classes and
+  normalisation statistics for ``evaluate`` and ``predict`` (every checkpoint
+  carries it too, so a folder never mixes two runs' models and statistics);
 - ``metrics.jsonl``: one JSON object per epoch;
 - ``checkpoints/``: ``checkpoint-e<epoch>-i<iteration>.seqkit`` files; ``--resume``
   continues from the newest of these and the model file (by iteration);
@@ -23,14 +24,17 @@ from dataclasses import dataclass, replace
 
 import readers
 
-from ..network import (Checkpoint, EarlyStopping, InputType, ProgressBar, Sequential, default_progress,
-                       read_model_file)
-from ._config import RunConfig
+from ..network import (Checkpoint, DataDescription, EarlyStopping, InputType, ProgressBar, Sequential,
+                       default_progress, read_model_file)
+from ._config import DEVICES, RunConfig, is_device_name
 from ._data import BatchSpec, make_batches
 from ._errors import CliError
 from ._layers import build_layers
 from ._listeners import InterruptStop, MetricsLog
-from ._runinfo import FILE_NAME, READ_KEYS, RunInfo
+from ._network_size import check_network_size
+from ._resume_check import check_resume
+from ._writing import writing_to
+from ._runinfo import READ_KEYS, RunInfo
 
 __all__ = ["CHECKPOINTS", "RunResult", "evaluate_split", "resolve_device", "train_run"]
 
@@ -74,13 +78,26 @@ class RunResult:
 
 
 def resolve_device(name: str | None) -> str:
-    """``"auto"`` (or None) is CUDA when available, else the CPU; other names as given."""
+    """``"auto"`` (or None) is CUDA when available, else the CPU; other names as given.
+
+    Raises:
+        CliError: a name other than auto, cpu, cuda, cuda:N or mps, or a device torch does not see.
+    """
     import torch
 
     if name in (None, "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise CliError(f"device {name!r} asked for, but torch sees no CUDA device; use cpu or auto")
+    if not is_device_name(name):
+        raise CliError(f"unknown device {name!r}; allowed: {', '.join(DEVICES)} or cuda:N")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise CliError(f"device {name!r} asked for, but torch sees no CUDA device; use cpu or auto")
+        index = int(name.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise CliError(f"device {name!r} asked for, but torch sees {torch.cuda.device_count()} CUDA "
+                           f"device(s): cuda:0 .. cuda:{torch.cuda.device_count() - 1}")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise CliError("device 'mps' asked for, but torch sees no Apple GPU (MPS); use cpu or auto")
     return name
 
 
@@ -135,24 +152,27 @@ def evaluate_split(net, source, batch: BatchSpec, standardizer, names, *, batch_
     return net.evaluate(data, labels=None if batch.regression else names)
 
 
-def _prepare_data(config: RunConfig, batch: BatchSpec, out_dir: str, resume: bool, printer):
-    """The training batches and the run's ``data.json`` (written), normalisation statistics included.
+def _prepare_data(config: RunConfig, batch: BatchSpec, resume_from: str | None, printer):
+    """The training batches and the run information, normalisation statistics included.
 
-    A resumed run reuses the statistics it saved; a new run reads the training split once for them.
+    A resumed run reuses the statistics its checkpoint carries; a new run reads the
+    training split once for them. Nothing is written: the model file carries it all.
     """
     source = config.splits["train"]
     train_batches = make_batches(source, batch, training=True)
     standardizer = None
     if config.normalize:
-        previous = os.path.join(out_dir, FILE_NAME)
-        if resume and os.path.isfile(previous):
-            standardizer = RunInfo.load(previous).standardizer
+        saved = None
+        if resume_from is not None:
+            data = read_model_file(resume_from, map_location="cpu").config.get("data")
+            saved = None if data is None else DataDescription.from_dict(data, resume_from).standardizer
+        if saved is not None:
+            standardizer = saved
         else:
             printer("computing normalisation statistics from the training data")
             standardizer = readers.Standardizer.fit(make_batches(source, batch, batch_size=1024))
     info = RunInfo(batch, _read_options(config), list(train_batches.feature_columns),
                    list(train_batches.label_columns), train_batches.num_outputs, standardizer)
-    info.save(out_dir)
     return train_batches, info
 
 
@@ -172,7 +192,8 @@ def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int |
         summary: also print the network's layer table before training.
 
     Raises:
-        CliError: ``resume`` without a checkpoint.
+        CliError: ``resume`` without a checkpoint, or with other settings or data than the run's
+            (:func:`~seqkit.cli._resume_check.check_resume`).
         readers.SequenceDataError, ConfigError, ValueError: bad data or settings.
     """
     start = time.perf_counter()
@@ -190,7 +211,9 @@ def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int |
     batch = config.batch
     if batch.seed is None:
         batch = replace(batch, seed=config.network.get("seed", _DEFAULT_SEED))
-    train_batches, info = _prepare_data(config, batch, out_dir, resume, printer)
+    train_batches, info = _prepare_data(config, batch, resume_from, printer)
+    if resume_from is not None:
+        check_resume(config, out_dir, resume_from, info)   # before the config copy is replaced
     _copy_config(config, out_dir)
     standardizer, n_outputs, train_source = info.standardizer, info.num_outputs, config.splits["train"]
     train = _standardized(train_batches, standardizer)
@@ -198,10 +221,13 @@ def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int |
     if "validation" in config.splits:
         validation = _standardized(make_batches(config.splits["validation"], batch), standardizer)
 
+    device = resolve_device(device or config.network.get("device"))
+    check_network_size(config.layers, n_outputs, train_batches.num_features, config.sequential_kwargs(),
+                       device, file=config.file)          # before any memory is taken for it
     net = Sequential(build_layers(config.layers, n_outputs),
                      input_type=InputType.recurrent(train_batches.num_features),
-                     device=resolve_device(device or config.network.get("device")),
-                     **config.sequential_kwargs())
+                     device=device, **config.sequential_kwargs())
+    net.data_description = info.to_description()      # into every checkpoint and the model file
     total = epochs or config.train["epochs"]
     if summary:
         printer(net.summary())
@@ -218,20 +244,22 @@ def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int |
     bar = [ProgressBar()] if (default_progress() if progress is None else progress) else []
     stop = InterruptStop()
     interrupted = False
-    with stop:
+    with stop, writing_to(out_dir):
         try:
             net.fit(train, total, listeners=[*bar, *_listeners(config, out_dir, metrics), stop],
                     validation=validation, resume_from=resume_from, progress=False)
         except KeyboardInterrupt:
             interrupted = True
-    if interrupted or stop.interrupted:
-        path = os.path.join(out_dir, CHECKPOINTS,
-                            f"{_PREFIX}-e{net.epoch:04d}-i{net.iteration:09d}.seqkit")
-        net.save(path)
-        return RunResult(out_dir, None, path, metrics_path, None, None, net,
-                         time.perf_counter() - start)
+        if interrupted or stop.interrupted:
+            stop.hold()                                # a further Ctrl-C cannot cut the checkpoint short
+            path = os.path.join(out_dir, CHECKPOINTS,
+                                f"{_PREFIX}-e{net.epoch:04d}-i{net.iteration:09d}.seqkit")
+            net.save(path)
+            return RunResult(out_dir, None, path, metrics_path, None, None, net,
+                             time.perf_counter() - start)
     model_path = os.path.join(out_dir, config.output["model"])
-    net.save(model_path)
+    with writing_to(model_path):
+        net.save(model_path)
     evaluation = report = None
     if "test" in config.splits:
         evaluation = evaluate_split(net, config.splits["test"], batch, standardizer, info.class_names)

@@ -1,12 +1,15 @@
-"""``data.json``: what a trained model expects of its data, saved next to the model.
+"""What a trained model expects of its data, as the ``seqkit`` command uses it.
 
-A model file holds the network. ``seqkit train`` also writes ``data.json`` to
-the run folder: the reading and batching options of the training data
-(alignment, label column, classes...), the feature columns and the
-normalisation statistics. ``evaluate`` and ``predict`` read it (from the
-model's folder, or the folder above for a checkpoint in ``checkpoints/``), so
-new data is read and standardised the way the training data was; options
-given on the command line win over it.
+The model file carries it (``net.data_description``, a
+``seqkit.network.DataDescription``): the reading options of the training data
+(format, id column...), the batching options (alignment, labels, classes...),
+the feature columns and the normalisation statistics. ``seqkit train`` puts it
+into the network before training, so every checkpoint and the final model
+carry it, and ``evaluate`` and ``predict`` read it from the model file they
+are given, never from a side file. Options given on the command line win over it.
+
+Run folders written by older versions kept it in a ``data.json`` beside the
+model; a model file without a description falls back to that file.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from dataclasses import dataclass
 
 import readers
 
+from ..network import DataDescription
 from ._data import BatchSpec
 from ._errors import CliError
 
-__all__ = ["FILE_NAME", "RunInfo", "find_run_info"]
+__all__ = ["FILE_NAME", "READ_KEYS", "RunInfo", "find_run_info"]
 
 FILE_NAME = "data.json"
 _FORMAT = "seqkit-run-data"
@@ -53,24 +57,35 @@ class RunInfo:
     def class_names(self) -> list | None:
         return None if self.batch.regression else self.batch.names
 
-    def save(self, folder) -> str:
-        """Write ``folder/data.json``; returns its path."""
+    def to_description(self) -> DataDescription:
+        """The network's data description (stored in the model file)."""
         batch = self.batch.to_dict()
         for key in ("shuffle", "seed", "bucket_by_length"):
             batch.pop(key, None)
-        data = {"format": _FORMAT, "version": _VERSION, "batch": batch, "read": self.read,
-                "feature_columns": self.feature_columns, "label_columns": self.label_columns,
-                "num_outputs": self.num_outputs,
-                "normalizer": None if self.standardizer is None else self.standardizer.to_dict()}
-        path = os.path.join(os.fspath(folder), FILE_NAME)
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.write("\n")
-        return path
+        return DataDescription(
+            feature_columns=list(self.feature_columns), label_columns=list(self.label_columns),
+            class_names=self.class_names, num_outputs=self.num_outputs, regression=self.batch.regression,
+            align=self.batch.align, sequence_labels=self.batch.sequence_labels, standardizer=self.standardizer,
+            reading=dict(self.read), batching=batch)
+
+    @classmethod
+    def from_description(cls, desc: DataDescription) -> "RunInfo":
+        """The run information a model file carries (see :meth:`to_description`)."""
+        batch = dict(desc.batching)
+        if desc.align is not None:
+            batch.setdefault("align", desc.align)
+        if desc.sequence_labels is not None:
+            batch.setdefault("sequence_labels", desc.sequence_labels)
+        if desc.regression is not None:
+            batch.setdefault("regression", desc.regression)
+        if desc.class_names is not None and not batch.get("classes"):
+            batch.setdefault("class_names", desc.class_names)
+        return cls(BatchSpec.from_dict(batch), dict(desc.reading), list(desc.feature_columns or []),
+                   list(desc.label_columns or []), desc.num_outputs, desc.standardizer)
 
     @classmethod
     def load(cls, path) -> "RunInfo":
-        """Read a ``data.json``.
+        """Read an older run's ``data.json``.
 
         Raises:
             CliError: not a readable run data file.
@@ -89,7 +104,7 @@ class RunInfo:
 
 
 def find_run_info(model_path) -> RunInfo | None:
-    """The ``data.json`` of a model: in its folder, else the folder above; None when there is none."""
+    """An older run's ``data.json``: in the model's folder, else the folder above; None when there is none."""
     folder = os.path.dirname(os.path.abspath(os.fspath(model_path)))
     for candidate in (folder, os.path.dirname(folder)):
         path = os.path.join(candidate, FILE_NAME)

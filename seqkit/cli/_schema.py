@@ -156,5 +156,27 @@ def check_table(value, key: str, fields: dict[str, Validator], *, required=()) -
         out[name] = fields[name](item, sub)
     for name in required:
         if name not in value:
-            raise ConfigFileError("missing; this key is required", key=f"{key}.{name}" if key else name)
+            raise ConfigFileError("missing; this key is required" + _misplaced(value, name, key),
+                                  key=f"{key}.{name}" if key else name)
     return out
+
+
+def _misplaced(value: dict, name: str, key: str) -> str:
+    """A hint when ``name`` sits in a table inside ``value`` instead (a key written after a ``[table]``
+    header belongs to that table), else ``""``."""
+    def find(table, where):
+        for sub, item in table.items():
+            if isinstance(item, dict):
+                path = f"{where}.{sub}" if where else sub
+                if name in item:
+                    return path
+                found = find(item, path)
+                if found:
+                    return found
+        return None
+    found = find(value, key)
+    if found is None:
+        return ""
+    return (f"; there is a '{name}' in [{found}]: a key written after a [table] header belongs to that "
+            f"table, so move it above the first [table]" + (" (or write [[layers]] tables)"
+                                                             if name == "layers" else ""))

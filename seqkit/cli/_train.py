@@ -11,7 +11,6 @@ import os
 import sys
 
 from ._args import add_threads_argument, positive, torch_threads
-from ._config import load_config
 from ._output import print_paths
 
 __all__ = ["add_parser", "default_out_dir", "run"]
@@ -63,9 +62,13 @@ def run(args) -> int:
 
 
 def _execute(args) -> int:
-    from ._run import train_run
+    # torch-based: imported here so that `seqkit --help`, inspect and convert start without torch
+    from ._config import load_config
+    from ._run import resolve_device, train_run
 
     config = load_config(args.config)
+    if args.device is not None:
+        resolve_device(args.device)                   # a bad --device fails now, not after the data is read
     if args.check:
         print(f"{args.config}: valid ({len(config.layers)} layers; splits: "
               f"{', '.join(config.splits)})")

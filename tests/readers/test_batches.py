@@ -118,8 +118,11 @@ def test_reader_counts_differ_long_tables(tmp_path):
         readers.CSVSequenceReader(f, skip_lines=1, id_column="id", order_column="t"),
         readers.CSVSequenceReader(l_, skip_lines=1, id_column="id", order_column="t"),
         batch_size=2, num_classes=2, align="align_end")
-    with pytest.raises(SequenceDataError, match="5 features and 4 labels"):
+    with pytest.raises(SequenceDataError, match=r"f\.csv, row 10: key 'e' is in the features only \(expected a "
+                                                 r"labels sequence with key 'e', found none\); features and "
+                                                 "labels pair by key") as info:
         list(batches)
+    assert (info.value.source, info.value.row) == (f, 10)
 
 
 def _keys(batches):
@@ -193,7 +196,7 @@ def test_bucket_by_length_reduces_padding_and_loses_nothing(tmp_path):
         assert padding(bucketed) < padding(plain) / 3
         assert sorted(_keys(bucketed)) == sorted(_keys(plain))
         for batch in bucketed:
-            for seq, mask in zip(unpad(batch.features, batch.features_mask), batch.features_mask):
+            for seq in unpad(batch.features, batch.features_mask):
                 i = int(seq[0, 0])
                 np.testing.assert_array_equal(seq, feats[i])
 
@@ -332,3 +335,50 @@ def test_sequence_label_class_error_names_the_last_step(tmp_path):
                                       sequence_labels=True)
     with pytest.raises(SequenceDataError, match=r"0\.csv, row 2, column '0': class index out of range"):
         list(batches)
+
+
+def test_class_names_travel_with_the_batches(tmp_path):
+    (tmp_path / "t.csv").write_text("x,label\n1,up\n2,down\n3,1\n")
+    text = readers.CSVSequenceReader([tmp_path / "t.csv"] * 3)
+    batches = readers.SequenceBatches(text, batch_size=2, label_column="label", classes=["down", "up", "1"])
+    assert batches.class_names == ["down", "up", "1"] and batches.num_classes == 3
+    got = list(batches)
+    assert [b.class_names for b in got] == [["down", "up", "1"]] * 2
+    assert len(got[0].as_tuple()) == 4                                   # as_tuple is unchanged
+    numbers = readers.CSVSequenceReader(write_numbered(tmp_path / "f", [[[1, 0], [2, 1]]] * 3))
+    named = readers.SequenceBatches(numbers, batch_size=3, label_column=1, class_names=["zero", "one"],
+                                    shuffle=True, seed=0)
+    assert named.class_names == ["zero", "one"] and named.num_classes == 2
+    (batch,) = named
+    assert batch.class_names == ["zero", "one"]
+    standardized = readers.Standardizer.fit(named)(named)
+    assert next(iter(standardized)).class_names == ["zero", "one"]
+    plain = readers.SequenceBatches(numbers, batch_size=3, label_column=1, num_classes=2)
+    assert plain.class_names is None and next(iter(plain)).class_names is None
+    assert readers.SequenceBatches(numbers, batch_size=3, regression=True, label_column=1).class_names is None
+    assert readers.Batch(np.zeros((1, 1, 1)), None, None, None, ["k"]).class_names is None   # positional
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"classes": ["a"], "class_names": ["a"]}, "not both"),
+    ({"class_names": ["a", "a"]}, "class_names must be distinct"),
+    ({"class_names": []}, "class_names must be distinct and not empty"),
+    ({"class_names": ["a", "b"], "num_classes": 3}, r"num_classes=3 but 2 class_names given"),
+    ({"class_names": ["a"], "regression": True}, "class_names are for classification"),
+    ({"num_classes": "2"}, r"num_classes must be a positive int, got '2'"),
+    ({"num_classes": 2.5}, r"num_classes must be a positive int, got 2\.5"),
+    ({"num_classes": True}, "num_classes must be a positive int"),
+])
+def test_class_name_and_num_classes_errors(tmp_path, kwargs, message):
+    reader = readers.CSVSequenceReader(write_numbered(tmp_path / "f", [np.ones((2, 2))]))
+    with pytest.raises(ValueError, match=message):
+        readers.SequenceBatches(reader, batch_size=1, label_column=0, **kwargs)
+
+
+def test_shard_auto_needs_integer_environment_variables(monkeypatch, tmp_path):
+    reader = readers.CSVSequenceReader(write_numbered(tmp_path / "f", [np.ones((2, 2))]))
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    with pytest.raises(ValueError, match=r"^shard='auto' reads the environment variable WORLD_SIZE, which must be "
+                                         r"an integer; got WORLD_SIZE='two'$"):
+        readers.SequenceBatches(reader, batch_size=1, shard="auto")

@@ -32,14 +32,14 @@ def test_columns_select_and_order_by_name_or_position(tmp_path):
 def test_column_selection_errors(tmp_path):
     files = write_numbered(tmp_path / "f", [[[1, 2]]], header=["a", "b"])
     with pytest.raises(SequenceDataError, match="not found") as info:
-        readers.CSVSequenceReader(files, skip_lines=1, columns=["zzz"]).columns
+        _ = readers.CSVSequenceReader(files, skip_lines=1, columns=["zzz"]).columns
     assert info.value.source == files[0] and info.value.row == 1
     with pytest.raises(SequenceDataError, match="out of range"):
-        readers.CSVSequenceReader(files, skip_lines=1, columns=[5]).columns
+        _ = readers.CSVSequenceReader(files, skip_lines=1, columns=[5]).columns
     with pytest.raises(ValueError, match="twice"):
-        readers.CSVSequenceReader(files, skip_lines=1, columns=["a", 0]).columns
+        _ = readers.CSVSequenceReader(files, skip_lines=1, columns=["a", 0]).columns
     with pytest.raises(ValueError, match="id or order"):
-        readers.CSVSequenceReader(files, skip_lines=1, id_column="a", columns=["a"]).columns
+        _ = readers.CSVSequenceReader(files, skip_lines=1, id_column="a", columns=["a"]).columns
 
 
 @pytest.mark.parametrize("bad", [dict(skip_lines=-1), dict(delimiter=";;"), dict(delimiter='"'),

@@ -232,11 +232,24 @@ def test_columns_and_count_given_up_front():
             reader.num_sequences = bad
 
 
+class PositionalReader(ArrayReader):
+    """An `ArrayReader` whose sequences pair by position (`pair_keys` gives None)."""
+
+    def pair_keys(self, keys):
+        return None
+
+
 def test_counts_of_custom_readers_compared_when_one_runs_out():
-    features = ArrayReader([np.ones((1, 1))] * 3, ["x"])
-    labels = ArrayReader([np.zeros((1, 1))] * 2, ["c"])
-    with pytest.raises(SequenceDataError, match="3 features and 2 labels"):
-        list(readers.SequenceBatches(features, labels, batch_size=2, num_classes=2))
+    features = PositionalReader([np.ones((1, 1))] * 3, ["x"])
+    labels = PositionalReader([np.zeros((1, 1))] * 2, ["c"], keys=["other0", "other1"])
+    for shuffle in (False, True):
+        with pytest.raises(SequenceDataError, match="3 features and 2 labels"):
+            list(readers.SequenceBatches(features, labels, batch_size=2, num_classes=2, shuffle=shuffle))
+    # By key (the default for a reader of your own), the extra sequence is named.
+    features, labels = ArrayReader([np.ones((1, 1))] * 3, ["x"]), ArrayReader([np.zeros((1, 1))] * 2, ["c"])
+    for shuffle in (False, True):
+        with pytest.raises(SequenceDataError, match=r"^s2, row 1: key 's2' is in the features only"):
+            list(readers.SequenceBatches(features, labels, batch_size=2, num_classes=2, shuffle=shuffle))
 
 
 _GOOD = (np.ones((2, 1)), ["x"], "k")

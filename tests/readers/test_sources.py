@@ -112,3 +112,12 @@ def test_resolve_paths_is_public_and_gives_the_reading_order(tmp_path):
     # a list, a NumberedFiles or one path is returned as named: existence is the reader's check
     assert resolve_paths([tmp_path / "missing.csv"]) == [str(tmp_path / "missing.csv")]
     assert resolve_paths(tmp_path / "missing.csv") == [str(tmp_path / "missing.csv")]
+
+
+def test_numbered_files_give_back_the_number_of_a_path(tmp_path):
+    files = readers.NumberedFiles(str(tmp_path / "f_%03d.csv"), 0, 10**9)       # paths built lazily
+    assert files.number(files[7]) == 7 and files.number(files.path(123456)) == 123456
+    assert readers.NumberedFiles("{}.csv", 5, 9).number("12.csv") == 12
+    for bad in ("f_007.txt", str(tmp_path / "f_x.csv"), str(tmp_path / "g_007.csv")):
+        with pytest.raises(ValueError, match="is not a path of NumberedFiles"):
+            files.number(bad)

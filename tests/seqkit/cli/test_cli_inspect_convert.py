@@ -103,3 +103,83 @@ def test_convert_bad_data_leaves_no_file(cli, tmp_path):
     assert result.code == 1
     assert "oops" in result.err
     assert not dest.exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_convert_with_a_labels_source_writes_the_label_column(cli, tmp_path):
+    """DL4J's separate label files (one label per series) become a column `label`, at every step."""
+    dest = tmp_path / "sc.parquet"
+    result = cli("convert", TRAIN_FEATURES, dest, "--start", "0", "--end", "19", "--labels", TRAIN_LABELS,
+                 "--no-progress")
+    assert result.code == 0, result.err
+    table = pq.read_table(dest)
+    assert table.column_names == ["0", "label", "key"]
+    rows = table.to_pylist()
+    for i in (0, 7, 19):
+        expected = float(open(TRAIN_LABELS % i).read().split()[0])
+        assert rows[i]["label"] == [expected] * 60 and len(rows[i]["0"]) == 60
+    # read back as sequence labels, it is the same data set as the two numbered sources
+    converted = readers.SequenceBatches(readers.ParquetSequenceReader(dest), batch_size=20, num_classes=6,
+                                        label_column="label", sequence_labels=True)
+    original = readers.SequenceBatches(
+        readers.CSVSequenceReader(readers.NumberedFiles(TRAIN_FEATURES, 0, 19)),
+        readers.CSVSequenceReader(readers.NumberedFiles(TRAIN_LABELS, 0, 19)),
+        batch_size=20, num_classes=6, align="align_end", sequence_labels=True)
+    a, b = next(iter(converted)), next(iter(original))
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.features, b.features)
+
+
+def test_convert_text_labels_with_classes(cli, tmp_path):
+    data = tmp_path / "animals.csv"
+    data.write_text("id,v,label\n1,0.5,cat\n1,0.7,dog\n2,0.1,bird\n")
+    dest = tmp_path / "animals.parquet"
+    result = cli("convert", data, dest, "--id-column", "id", "--label-column", "label",
+                 "--classes", "dog,cat,bird")
+    assert result.code == 0, result.err
+    assert "column 'label' holds class indices: 0 = dog, 1 = cat, 2 = bird" in result.out
+    assert pq.read_table(dest).column("label").to_pylist() == [[1.0, 0.0], [2.0]]
+
+
+def test_convert_labels_of_other_lengths_is_one_line(cli, tmp_path):
+    (tmp_path / "f").mkdir()
+    (tmp_path / "l").mkdir()
+    for i in range(2):
+        (tmp_path / "f" / f"{i}.csv").write_text("1\n2\n3\n")
+        (tmp_path / "l" / f"{i}.csv").write_text("0\n1\n" if i else "0\n")
+    result = cli("convert", tmp_path / "f" / "%d.csv", tmp_path / "x.parquet", "--start", "0", "--end", "1",
+                 "--labels", tmp_path / "l" / "%d.csv")
+    assert result.code == 1
+    assert result.err.count("\n") == 1 and "labels and features differ in length" in result.err
+    assert "1.csv" in result.err and "3 steps" in result.err
+    assert not (tmp_path / "x.parquet").exists() and not list(tmp_path.glob("*.partial"))
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--classes", "a,b"], "--classes names the classes of a label column: give --label-column or --labels"),
+    (["--labels", "other.csv", "--label-column", "label"], "give --labels (a second source) or --label-column"),
+    (["--classes", "a,a", "--label-column", "label"], "the class names must be distinct"),
+])
+def test_convert_label_option_mistakes(cli, tmp_path, extra, message):
+    result = cli("convert", VARLEN / "test.csv", tmp_path / "x.parquet", "--id-column", "series_id", *extra)
+    assert result.code in (1, 2)
+    assert message in result.err
+
+
+def test_inspect_lists_numeric_classes_in_numeric_order(cli, tmp_path):
+    data = tmp_path / "twelve.csv"
+    data.write_text("id,v,label\n" + "".join(f"{i},0.5,{i}\n" for i in range(12)))
+    result = cli("inspect", data, "--id-column", "id", "--label-column", "label")
+    assert result.code == 0, result.err
+    table = result.out.split("-----  ---------  -----------\n")[1].splitlines()
+    assert [row.split()[0] for row in table] == [str(i) for i in range(12)]
+
+
+def test_inspect_honours_classes_order(cli, tmp_path):
+    data = tmp_path / "animals.csv"
+    data.write_text("id,v,label\n1,0.5,cat\n1,0.7,dog\n2,0.1,bird\n3,0.2,cat\n")
+    result = cli("inspect", data, "--id-column", "id", "--label-column", "label", "--classes", "dog,cat,bird,fish")
+    assert result.code == 0, result.err
+    table = result.out.split("-----  ---------  -----------\n")[1].splitlines()
+    assert [row.split() for row in table] == [["dog", "1", "1"], ["cat", "1", "2"], ["bird", "1", "1"],
+                                              ["fish", "0", "0"]]
+    assert "classes         4" in result.out

@@ -20,17 +20,19 @@ def _metrics(folder):
 
 def test_train_writes_model_metrics_and_report(trained_run):
     names = {p.name for p in trained_run.iterdir()}
-    assert {"model.seqkit", "data.json", "metrics.jsonl", "report.html", "config.toml",
-            "checkpoints"} <= names
+    assert {"model.seqkit", "metrics.jsonl", "report.html", "config.toml", "checkpoints"} <= names
+    assert "data.json" not in names                               # the model file carries it
     records = _metrics(trained_run)
     assert [r["epoch"] for r in records] == [1]
     assert records[0]["iteration"] == 3                       # 48 series / batch 16
     assert records[0]["train_loss"] > 0
     net = seqkit.load(trained_run / "model.seqkit")
     assert net.iteration == 3 and net.epoch == 1
-    info = json.loads((trained_run / "data.json").read_text())
-    assert info["feature_columns"] == ["0"] and info["num_outputs"] == 6
-    assert len(info["normalizer"]["mean"]) == 1
+    info = net.data_description
+    assert info.feature_columns == ["0"] and info.num_outputs == 6
+    assert len(info.standardizer.mean) == 1
+    checkpoint = sorted((trained_run / "checkpoints").glob("*.seqkit"))[-1]
+    assert seqkit.load(checkpoint).data_description.to_dict() == info.to_dict()   # checkpoints carry it too
 
 
 def test_evaluate_from_options_writes_report(cli, trained_run, tmp_path):
@@ -38,7 +40,7 @@ def test_evaluate_from_options_writes_report(cli, trained_run, tmp_path):
     result = cli("evaluate", trained_run / "model.seqkit", TEST_FEATURES, "--labels", TEST_LABELS,
                  "--start", "0", "--end", "29", "--report", report)
     assert result.code == 0, result.err
-    assert "Accuracy:" in result.out and "shift down" in result.out     # class names from data.json
+    assert "Accuracy:" in result.out and "shift down" in result.out     # class names from the model
     data = json.loads(report.read_text())
     assert sum(map(sum, data["confusion_matrix"])) == 30
 
@@ -69,7 +71,7 @@ def test_predict_writes_keyed_parquet(cli, trained_run, tmp_path):
         probs = np.array(row["probabilities"])
         assert probs.shape == (6,) and abs(probs.sum() - 1) < 1e-4
         assert row["prediction"] == int(probs.argmax())
-    names = json.loads((trained_run / "data.json").read_text())["batch"]["class_names"]
+    names = seqkit.load(trained_run / "model.seqkit").data_description.class_names
     assert rows[0]["label"] == names[rows[0]["prediction"]]
 
 

@@ -19,7 +19,6 @@ import zlib
 
 import numpy as np
 import pytest
-import torch
 
 import readers
 import seqkit
