@@ -36,8 +36,9 @@ __all__ = [
     "options",
 ]
 
-#: Where each lazily loaded public name lives (a submodule, or a name in one).
-_SUBMODULES = ("layers", "network")
+#: Where each lazily loaded public name lives (a submodule, or a name in one). ``evaluation`` and
+#: ``reports`` are not in ``__all__`` but were always reachable as ``seqkit.evaluation``; they stay so.
+_SUBMODULES = ("evaluation", "layers", "network", "reports")
 _LAZY = {
     **{name: "evaluation" for name in ("Evaluation", "EvaluationBinary", "ROC", "ROCMultiClass",
                                        "RegressionEvaluation", "all_reduce_evaluation")},

@@ -18,7 +18,7 @@ import readers
 
 from ._errors import CliError
 
-__all__ = ["ALIGNS", "FORMATS", "BatchSpec", "SourceSpec", "detect_format", "make_batches",
+__all__ = ["ALIGNS", "BatchSpec", "FORMATS", "SourceSpec", "detect_format", "make_batches",
            "parse_column"]
 
 FORMATS = ("csv", "parquet")

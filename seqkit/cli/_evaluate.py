@@ -14,7 +14,7 @@ from ._args import (add_batch_arguments, add_source_arguments, add_threads_argum
 from ._data import BatchSpec, make_batches
 from ._errors import CliError
 
-__all__ = ["add_parser", "run", "resolve_data"]
+__all__ = ["add_parser", "resolve_data", "run"]
 
 HELP = "evaluate a trained model on labelled data and write a report"
 EXAMPLE = """\

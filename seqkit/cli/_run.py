@@ -33,8 +33,8 @@ from ._layers import build_layers
 from ._listeners import InterruptStop, MetricsLog
 from ._network_size import check_network_size
 from ._resume_check import check_resume
-from ._writing import writing_to
 from ._runinfo import READ_KEYS, RunInfo
+from ._writing import writing_to
 
 __all__ = ["CHECKPOINTS", "RunResult", "evaluate_split", "resolve_device", "train_run"]
 

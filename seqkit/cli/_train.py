@@ -26,7 +26,8 @@ The run folder receives model.seqkit, data.json (what evaluate and predict
 need), metrics.jsonl (one JSON object per epoch), checkpoints/, the test
 report (report.html) when [data.test] is given, and a copy of the config.
 Ctrl-C stops after the current batch and saves a checkpoint (exit code 130);
---resume continues from the newest checkpoint. docs/cli.md has the schema.
+--resume continues from the newest checkpoint, and refuses a config or data
+that differ from the run's. docs/cli.md has the schema.
 """
 
 
@@ -39,10 +40,10 @@ def add_parser(sub, common):
     parser.add_argument("--resume", action="store_true",
                         help="continue from the newest checkpoint in the run folder")
     parser.add_argument("--epochs", type=positive, help="override [train] epochs")
-    parser.add_argument("--device", help="override [network] device (auto, cpu, cuda, cuda:N)")
+    parser.add_argument("--device", help="override [network] device (auto, cpu, cuda, cuda:N, mps)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--check", action="store_true",
-                        help="only validate the configuration and exit")
+                        help="only validate the configuration (and the network's size) and exit")
     add_threads_argument(parser)
     parser.set_defaults(run=run)
     return parser

@@ -15,6 +15,7 @@ The public names are also importable from ``seqkit`` itself.
 """
 
 from ._data_description import DataDescription
+from ._distributed import distributed_world, is_main_process
 from ._fit_state import FitState, NonFiniteLossError, default_progress
 from ._input_type import InputType
 from ._listeners import Checkpoint, EarlyStopping, EpochLog, Listener, ProgressBar, ScoreListener
@@ -47,6 +48,8 @@ __all__ = [
     "UPDATERS",
     "WEIGHT_INITS",
     "default_progress",
+    "distributed_world",
+    "is_main_process",
     "load",
     "make_optimizer",
     "make_schedule",

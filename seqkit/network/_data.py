@@ -40,7 +40,7 @@ from ._labels import is_integer_labels
 from ._settings import positive_int
 
 __all__ = ["ArrayBatches", "DeviceBatch", "HostBatch", "Prefetcher", "as_host", "as_source", "is_one_shot",
-           "match_columns", "to_device"]
+           "guard_side_stream", "match_columns", "to_device"]
 
 
 def _is_array(value) -> bool:
@@ -303,6 +303,22 @@ def _move(t: torch.Tensor, device: torch.device, dtype, pin: bool) -> torch.Tens
     return t.to(device)
 
 
+def guard_side_stream(stream, device: torch.device, tensors) -> None:
+    """Let ``stream`` (the prefetch copy stream) read ``tensors`` that live on the GPU already.
+
+    Such a tensor may have been written by work still queued on the current
+    stream (a shuffle's ``index_select``): the side stream first waits for that
+    stream, and each tensor is recorded on the side stream so that its memory is
+    not reused while the copy or cast there still reads it.
+    """
+    on_gpu = [t for t in tensors if t is not None and t.device.type == "cuda"]
+    if not on_gpu:
+        return
+    stream.wait_stream(torch.cuda.current_stream(device))
+    for t in on_gpu:
+        t.record_stream(stream)
+
+
 def to_device(item, device: torch.device, dtype: torch.dtype, *, stream=None,
               class_labels=None) -> DeviceBatch:
     """Copy one batch (``readers.Batch``, tuple or :class:`HostBatch`) to ``device`` as ``dtype``.
@@ -325,6 +341,8 @@ def to_device(item, device: torch.device, dtype: torch.dtype, *, stream=None,
     lm_host = None if lm is None else lm.to("cpu", torch.float32) if lm.device.type != "cpu" else lm.float()
     if labels is not None and class_labels is not None and is_integer_labels(labels):
         labels = class_labels(labels, lm_host if lm_host is not None else fm_host, host.keys)
+    if cuda and stream is not None:
+        guard_side_stream(stream, device, (feats, labels, fm, lm))
     ctx = torch.cuda.stream(stream) if (cuda and stream is not None) else _nullcontext()
     with ctx:
         out = DeviceBatch(

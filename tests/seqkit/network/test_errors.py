@@ -85,3 +85,32 @@ def test_streaming_needs_a_built_network():
     net = Sequential([LSTM(3), Dense(2), RnnOutput(2)])
     with pytest.raises(ValueError, match="rnn_time_step: the network is not built yet"):
         net.rnn_time_step(np.zeros((1, 2), np.float32))
+
+
+def test_the_prefetch_stream_waits_for_batches_already_on_the_gpu(monkeypatch):
+    """A batch already on the GPU (e.g. written by a shuffle's index_select on the current stream) is
+    read on the prefetch stream only after that stream's work, and recorded there (CPU-checkable)."""
+    from seqkit.network._data import guard_side_stream
+
+    calls = []
+
+    class FakeStream:
+        def wait_stream(self, other):
+            calls.append(("wait", other))
+
+    class FakeTensor:
+        def __init__(self, kind):
+            self.device = torch.device(kind) if kind == "cpu" else type("D", (), {"type": kind})()
+
+        def record_stream(self, stream):
+            calls.append(("record", self))
+
+    current = object()
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: current)
+    side = FakeStream()
+    on_gpu, on_cpu = FakeTensor("cuda"), FakeTensor("cpu")
+    guard_side_stream(side, torch.device("cpu"), (on_gpu, None, on_cpu))
+    assert calls == [("wait", current), ("record", on_gpu)]
+    calls.clear()
+    guard_side_stream(side, torch.device("cpu"), (on_cpu, None))
+    assert calls == []                                   # host batches need no wait: the copy orders itself
