@@ -1,8 +1,8 @@
 """Command-line options that name a data source and its batching, shared by the subcommands.
 
 Every option defaults to None ("not given"), so a subcommand can tell what the
-user set and fill the rest from elsewhere (a trained model's ``data.json``, a
-config's ``[data]`` table).
+user set and fill the rest from elsewhere (the data description a trained
+model carries, a config's ``[data]`` table).
 """
 
 from __future__ import annotations

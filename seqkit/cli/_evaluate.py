@@ -24,8 +24,8 @@ examples:
   seqkit evaluate runs/sc/model.seqkit --config examples/configs/synthetic_control.toml --report report.md
 
 Reading options, alignment, classes and normalisation statistics default to
-the ones saved with the model (data.json in its run folder); options given
-here win. The report format follows the extension: .html, .md or .json.
+the ones the model file carries; options given here win. Feature columns are
+matched to the model's by name. The report format follows the extension: .html, .md or .json.
 """
 
 

@@ -247,7 +247,8 @@ def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int |
     with stop, writing_to(out_dir):
         try:
             net.fit(train, total, listeners=[*bar, *_listeners(config, out_dir, metrics), stop],
-                    validation=validation, resume_from=resume_from, progress=False)
+                    validation=validation, resume_from=resume_from, progress=False,
+                    nonfinite_dir=out_dir)                 # a NaN/inf checkpoint goes next to the run
         except KeyboardInterrupt:
             interrupted = True
         if interrupted or stop.interrupted:

@@ -22,8 +22,8 @@ examples:
   seqkit train examples/configs/synthetic_control.toml --out runs/sc --resume --epochs 60
   seqkit train my.toml --check          # validate the file only
 
-The run folder receives model.seqkit, data.json (what evaluate and predict
-need), metrics.jsonl (one JSON object per epoch), checkpoints/, the test
+The run folder receives model.seqkit (which carries what evaluate and predict
+need: columns, classes, normalisation), metrics.jsonl (one JSON object per epoch), checkpoints/, the test
 report (report.html) when [data.test] is given, and a copy of the config.
 Ctrl-C stops after the current batch and saves a checkpoint (exit code 130);
 --resume continues from the newest checkpoint, and refuses a config or data
