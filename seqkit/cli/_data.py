@@ -254,7 +254,7 @@ class BatchSpec:
 
 
 def make_batches(source: SourceSpec, spec: BatchSpec, *, labelled: bool = True, training: bool = False,
-                 batch_size: int | None = None, feature_columns=None) -> readers.SequenceBatches:
+                 batch_size: int | None = None, feature_columns=None, shard=None) -> readers.SequenceBatches:
     """``readers.SequenceBatches`` for one split.
 
     Args:
@@ -264,13 +264,14 @@ def make_batches(source: SourceSpec, spec: BatchSpec, *, labelled: bool = True, 
         batch_size: overrides the spec's.
         feature_columns: without labels, the columns to read as features
             (the names the model was trained on).
+        shard: ``"auto"`` under torchrun: this rank's share (``SequenceBatches(shard=)``).
     """
     size = batch_size or spec.batch_size
     labels = source.labels_reader() if labelled else None
     if not labelled:
         reader = source.reader(columns=feature_columns)
         return readers.SequenceBatches(reader, batch_size=size, align=spec.align,
-                                       allow_nan=spec.allow_nan)
+                                       allow_nan=spec.allow_nan, shard=shard)
     reader = source.reader()
     label_column = None if labels is not None else spec.label_column
     if labels is None and label_column is None:
@@ -282,4 +283,4 @@ def make_batches(source: SourceSpec, spec: BatchSpec, *, labelled: bool = True, 
         classes=None if spec.regression else spec.classes,
         regression=spec.regression, align=spec.align, sequence_labels=spec.sequence_labels,
         shuffle=training and spec.shuffle, seed=spec.seed,
-        bucket_by_length=training and spec.bucket_by_length, allow_nan=spec.allow_nan)
+        bucket_by_length=training and spec.bucket_by_length, allow_nan=spec.allow_nan, shard=shard)

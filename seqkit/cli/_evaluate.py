@@ -86,6 +86,7 @@ def run(args) -> int:
 
 def _execute(args) -> int:
     # torch-based: imported here so that `seqkit --help`, inspect and convert start without torch
+    from ..network import is_main_process
     from ._model import load_model
     from ._run import evaluate_split
 
@@ -94,7 +95,10 @@ def _execute(args) -> int:
         raise CliError(f"--report must end in .html, .md or .json, got {args.report}")
     source, batch, standardizer = resolve_data(args, model)
     names = None if batch.regression else batch.names
-    evaluation = evaluate_split(model.net, source, batch, standardizer, names)
+    evaluation = evaluate_split(model.net, source, batch, standardizer, names,
+                                provenance={"model_file": os.fspath(args.model)})
+    if not is_main_process():                          # under torchrun: every rank merged, rank 0 writes
+        return 0
     print(evaluation.stats())
     if args.report is not None:
         folder = os.path.dirname(os.path.abspath(args.report))

@@ -62,6 +62,8 @@ class MetricsLog(Listener):
             record.update({f"validation_{k}": _finite(v) for k, v in figures.items()})
         record["seconds"] = round(time.perf_counter() - self._start, 3)
         self.records.append(record)
+        if not state.is_main:                          # every rank evaluates (a collective); rank 0 writes
+            return
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
         if self.printer is not None:

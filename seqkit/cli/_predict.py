@@ -153,6 +153,12 @@ def _execute(args) -> int:
     # torch-based: imported here so that `seqkit --help`, inspect and convert start without torch
     from ._model import is_regression, load_model
 
+    from ..network import is_main_process
+
+    if not is_main_process():
+        # Under torchrun rank 0 predicts everything and writes the file once, in the data's order;
+        # prediction is one forward pass, cheap beside training, so the other ranks have nothing to do.
+        return 0
     csv = args.out.lower().endswith(".csv")
     if not csv and not args.out.lower().endswith(_PARQUET):
         raise CliError(f"--out must be a .parquet or .csv file, got {args.out}")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 import readers
 
 from ..network import (Checkpoint, DataDescription, EarlyStopping, InputType, ProgressBar, Sequential,
-                       default_progress, read_model_file)
+                       default_progress, distributed_world, is_main_process, read_model_file)
 from ._config import DEVICES, RunConfig, is_device_name
 from ._data import BatchSpec, make_batches
 from ._errors import CliError
@@ -101,6 +101,21 @@ def resolve_device(name: str | None) -> str:
     return name
 
 
+def _silent(*args, **kwargs) -> None:
+    """The printer of ranks other than 0."""
+
+
+def config_provenance(config: RunConfig):
+    """The run's configuration for a report's provenance: the TOML file's text (or its path)."""
+    if config.file is None:
+        return None
+    try:
+        with open(config.file, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError):
+        return os.fspath(config.file)
+
+
 def _read_options(config: RunConfig) -> dict:
     source = config.splits["train"]
     return {k: getattr(source, k) for k in READ_KEYS if getattr(source, k) is not None}
@@ -146,10 +161,19 @@ def _copy_config(config: RunConfig, out_dir: str) -> None:
         shutil.copyfile(config.file, target)
 
 
-def evaluate_split(net, source, batch: BatchSpec, standardizer, names, *, batch_size: int | None = None):
-    """Evaluate ``net`` on one split (standardised like the training data)."""
-    data = _standardized(make_batches(source, batch, batch_size=batch_size), standardizer)
-    return net.evaluate(data, labels=None if batch.regression else names)
+def rank_share():
+    """``"auto"`` under torchrun (each rank reads its share; evaluations merge), else None."""
+    return "auto" if distributed_world()[1] > 1 else None
+
+
+def evaluate_split(net, source, batch: BatchSpec, standardizer, names, *, batch_size: int | None = None,
+                   provenance: dict | None = None):
+    """Evaluate ``net`` on one split (standardised like the training data); under torchrun every rank
+    evaluates its share and gets the merged, global figures. ``provenance`` goes to the report."""
+    data = _standardized(make_batches(source, batch, batch_size=batch_size, shard=rank_share()), standardizer)
+    evaluation = net.evaluate(data, labels=None if batch.regression else names)
+    evaluation.provenance = dict(evaluation.provenance, data_source=source.describe(), **(provenance or {}))
+    return evaluation
 
 
 def _prepare_data(config: RunConfig, batch: BatchSpec, resume_from: str | None, printer):
@@ -159,7 +183,7 @@ def _prepare_data(config: RunConfig, batch: BatchSpec, resume_from: str | None, 
     training split once for them. Nothing is written: the model file carries it all.
     """
     source = config.splits["train"]
-    train_batches = make_batches(source, batch, training=True)
+    train_batches = make_batches(source, batch, training=True, shard=rank_share())
     standardizer = None
     if config.normalize:
         saved = None
@@ -198,6 +222,9 @@ def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int |
     """
     start = time.perf_counter()
     out_dir = os.fspath(out_dir)
+    main = is_main_process()                           # under torchrun only rank 0 prints and writes
+    if not main:
+        printer = _silent
     os.makedirs(out_dir, exist_ok=True)
     metrics_path = os.path.join(out_dir, config.output["metrics"])
     resume_from = None
@@ -206,7 +233,7 @@ def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int |
         if resume_from is None:
             raise CliError(f"--resume: no checkpoint in {os.path.join(out_dir, CHECKPOINTS)} and no "
                            f"model file in {out_dir}; start the run without --resume")
-    else:
+    elif main:
         _start_fresh(out_dir, metrics_path)
     batch = config.batch
     if batch.seed is None:
@@ -214,12 +241,14 @@ def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int |
     train_batches, info = _prepare_data(config, batch, resume_from, printer)
     if resume_from is not None:
         check_resume(config, out_dir, resume_from, info)   # before the config copy is replaced
-    _copy_config(config, out_dir)
+    if main:
+        _copy_config(config, out_dir)
     standardizer, n_outputs, train_source = info.standardizer, info.num_outputs, config.splits["train"]
     train = _standardized(train_batches, standardizer)
     validation = None
     if "validation" in config.splits:
-        validation = _standardized(make_batches(config.splits["validation"], batch), standardizer)
+        validation = _standardized(make_batches(config.splits["validation"], batch, shard=rank_share()),
+                                   standardizer)
 
     device = resolve_device(device or config.network.get("device"))
     check_network_size(config.layers, n_outputs, train_batches.num_features, config.sequential_kwargs(),
@@ -231,7 +260,7 @@ def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int |
     total = epochs or config.train["epochs"]
     if summary:
         printer(net.summary())
-    metrics = MetricsLog(metrics_path, validation, printer)
+    metrics = MetricsLog(metrics_path, validation, printer if main else None)
     try:
         per_epoch = f"{len(train)} batches per epoch"
     except TypeError:                                  # a long table's size is known once read
@@ -241,7 +270,7 @@ def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int |
             f"{total} epochs, device {net.device}"
             + (f"; resuming from {resume_from}" if resume_from else ""))
     # The bar comes first, so it closes before the epoch line is printed.
-    bar = [ProgressBar()] if (default_progress() if progress is None else progress) else []
+    bar = [ProgressBar()] if main and (default_progress() if progress is None else progress) else []
     stop = InterruptStop()
     interrupted = False
     with stop, writing_to(out_dir):
@@ -255,16 +284,19 @@ def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int |
             stop.hold()                                # a further Ctrl-C cannot cut the checkpoint short
             path = os.path.join(out_dir, CHECKPOINTS,
                                 f"{_PREFIX}-e{net.epoch:04d}-i{net.iteration:09d}.seqkit")
-            net.save(path)
+            if main:
+                net.save(path)
             return RunResult(out_dir, None, path, metrics_path, None, None, net,
                              time.perf_counter() - start)
     model_path = os.path.join(out_dir, config.output["model"])
-    with writing_to(model_path):
-        net.save(model_path)
+    if main:
+        with writing_to(model_path):
+            net.save(model_path)
     evaluation = report = None
     if "test" in config.splits:
-        evaluation = evaluate_split(net, config.splits["test"], batch, standardizer, info.class_names)
-        if config.output["report"]:
+        evaluation = evaluate_split(net, config.splits["test"], batch, standardizer, info.class_names,
+                                    provenance={"model_file": model_path, "config": config_provenance(config)})
+        if config.output["report"] and main:
             report = os.path.join(out_dir, config.output["report"])
             evaluation.report(report)
     return RunResult(out_dir, model_path, None, metrics_path, report, evaluation, net,

@@ -19,7 +19,7 @@ import torch.distributed as dist
 from ..evaluation import Evaluation, RegressionEvaluation, all_reduce_evaluation, eval_features_mask
 from ._data import as_host, as_source, match_columns, to_device
 from ._data_description import describe_data
-from ._distributed import distributed_world
+from ._distributed import distributed_world, start_distributed
 from ._forward import make_mask, network_output, run_layers
 from ._labels import ClassIndexLabels
 from ._parameters import penalty, penalty_groups
@@ -67,7 +67,7 @@ def prepare_input(net, x, mask):
     return x, make_mask(mask.to(device=net.device, dtype=net.dtype), host, x)
 
 
-def _sharing(data) -> tuple:
+def _sharing(net, data) -> tuple:
     """``(shard, merge)`` for ``score``/``evaluate`` in a torch.distributed process group.
 
     Array data is split round-robin by rank and the results merged; a
@@ -75,8 +75,10 @@ def _sharing(data) -> tuple:
     data (whole on every rank) is neither split nor merged.
     """
     rank, world = distributed_world()
-    if world <= 1 or not (dist.is_available() and dist.is_initialized()):
+    if world <= 1:
         return None, False
+    if not (dist.is_available() and dist.is_initialized()):
+        start_distributed(net)                          # under torchrun: the process group, as fit sets it up
     arrays = isinstance(data, dict) or (isinstance(data, (tuple, list)) and 1 <= len(data) <= 4
                                         and isinstance(data[0], (np.ndarray, torch.Tensor)))
     if arrays:
@@ -141,7 +143,7 @@ def score(net, data, *, regularization: bool = True, batch_size: int = 32) -> fl
     """See ``Sequential.score``."""
     head = net.head()
     total, count = None, 0.0
-    shard, merge = _sharing(data)
+    shard, merge = _sharing(net, data)
     with eval_mode(net):
         for b in _device_batches(net, data, batch_size, "score", shard, allow_empty=merge):
             step_mask = make_mask(b.features_mask, b.features_mask_host, b.features)
@@ -195,7 +197,7 @@ def evaluate(net, data, *, batch_size: int = 32, labels=None, top_n: int = 1):
         labels = None if described is None else described.class_names
     ev = RegressionEvaluation() if regression else Evaluation(labels=labels, top_n=top_n)
     ev.provenance = _provenance(net, data)
-    shard, merge = _sharing(data)
+    shard, merge = _sharing(net, data)
     with eval_mode(net):
         for b in _device_batches(net, data, batch_size, "evaluate", shard, allow_empty=merge):
             step_mask = make_mask(b.features_mask, b.features_mask_host, b.features)
