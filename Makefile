@@ -11,7 +11,7 @@ RUNTIME := $(VENV)/.seqkit-runtime
 TESTING := $(VENV)/.seqkit-test
 # On a machine without an NVIDIA driver, pin the CPU build of torch so set-up
 # never pulls a multi-GB CUDA build; with a GPU, let pip choose the CUDA build.
-TORCH_SPEC ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo 'torch>=2.3' || echo 'torch==2.13.0')
+TORCH_SPEC ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo 'torch>=2.9' || echo 'torch==2.13.0')
 
 .PHONY: setup demo test lint bench clean
 
@@ -43,3 +43,13 @@ bench: $(TESTING)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# `make gpu-check`: on a CUDA machine, every GPU-only check in one command, each step under a
+# time limit and none stopping the others, one summary table at the end (benchmarks/README.md).
+# Without a GPU it stops at once and says so. It uses $(VENV) when there is one, else $(PYTHON)
+# (a GPU machine with torch installed system-wide); seqkit runs from this tree (PYTHONPATH).
+GPU_PY ?= $(shell test -x $(PY) && echo $(PY) || echo $(PYTHON))
+
+.PHONY: gpu-check
+gpu-check:
+	$(GPU_PY) benchmarks/gpu_check.py

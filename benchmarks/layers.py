@@ -20,13 +20,25 @@ rounds. ratio = peer time / seqkit time (> 1: seqkit faster). Targets: vs Keras
 >= 5x (small shape) and >= 2x (large); vs bare torch >= 0.85x; GravesLSTM vs
 nn.LSTM >= 0.4x.
 
+With ``--device cuda`` (section "## Layers (CUDA)") the sides are different:
+masked seqkit ``LSTM`` / ``GRU`` against bare ``nn.LSTM`` / ``nn.GRU`` on cuDNN
+(unmasked), with seqkit in its default float32 mode ("ieee": cuDNN in IEEE
+float32, info only, since torch's default lets cuDNN use TF32), in "tf32" mode
+(the same precision as the bare side; target >= 0.85x) and both sides under
+bf16 autocast (info); and the launch-bound hand-written loops (GravesLSTM,
+``GRU(reset_after=False)``, LSTM on a mask with gaps) with compiled steps
+against the same loops eager (``seqkit.layers.set_compiled_steps``; info,
+ratio > 1: compiled faster). Keras is left out on CUDA unless ``--keras``.
+
     .venv/bin/python benchmarks/layers.py            # full run (about 1-2 min quiet), updates RESULTS.md
     .venv/bin/python benchmarks/layers.py --quick    # a smoke run, prints only
+    .venv/bin/python benchmarks/layers.py --device cuda --quick    # the CUDA table (make gpu-check)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import re
@@ -42,7 +54,8 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from seqkit.layers import GRU, LSTM, GravesLSTM, SimpleRNN  # noqa: E402
+from seqkit.layers import (GRU, LSTM, GravesLSTM, SimpleRNN, compiled_steps_enabled,  # noqa: E402
+                           float32_precision, set_compiled_steps)
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SHAPES = {"small": (32, 12, 29, 64), "large": (64, 32, 100, 128)}   # N, F, T, H
@@ -90,23 +103,42 @@ def compare(sides: dict, device: str, rounds: int, per_round: dict) -> dict[str,
     return {name: statistics.median(v) for name, v in samples.items()}
 
 
-def seqkit_step(kind: str, x, mask, h: int, device: str):
+def seqkit_step(kind: str, x, mask, h: int, device: str, *, bf16: bool = False, float32: str | None = None,
+                compiled: bool | None = None):
+    """One seqkit training step; ``bf16``: under bf16 autocast; ``float32``: in that float32 mode;
+    ``compiled``: with the compiled loop steps on or off."""
     layer = OURS[kind](h, x.shape[1]).to(device)
     x = x.to(device)
 
     def step():
         y = layer(x, mask)                                               # mask stays on the host
-        y.square().mean().backward()
-    return step
+        y.float().square().mean().backward()
+
+    if not bf16 and float32 is None and compiled is None:
+        return step
+
+    def run():
+        with contextlib.ExitStack() as stack:
+            if bf16:
+                stack.enter_context(torch.autocast(torch.device(device).type, dtype=torch.bfloat16))
+            if float32 is not None:
+                stack.enter_context(float32_precision(float32))
+            if compiled is not None:
+                previous = compiled_steps_enabled()
+                set_compiled_steps(compiled)
+                stack.callback(set_compiled_steps, previous)
+            step()
+    return run
 
 
-def bare_step(kind: str, x, h: int, device: str):
+def bare_step(kind: str, x, h: int, device: str, *, bf16: bool = False):
     rnn = BARE[kind](x.shape[1], h, batch_first=True).to(device)
     x_ntf = x.permute(0, 2, 1).contiguous().to(device)                   # [N, T, F]
 
     def step():
-        y, _ = rnn(x_ntf)
-        y.square().mean().backward()
+        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
+            y, _ = rnn(x_ntf)
+        y.float().square().mean().backward()
     return step
 
 
@@ -123,7 +155,57 @@ def keras_step(kind: str, x, mask, h: int, device: str):
     return step
 
 
-def run(quick: bool, device: str) -> list[dict]:
+def gapped(mask: torch.Tensor) -> torch.Tensor:
+    """``mask`` with a two-step gap inside every third example (forces the masked loops)."""
+    out = mask.clone()
+    out[::3, 2:4] = 0
+    return out
+
+
+def run_cuda(quick: bool, device: str, keras: bool) -> list[dict]:
+    """The CUDA table (see the module docstring)."""
+    rows = []
+    for shape_name, (n, f, t, h) in SHAPES.items():
+        x, mask = make_batch(n, f, t)
+        small = shape_name == "small"
+        rounds = 3 if quick else (30 if small else 10)
+        per = {"seqkit": 20 if small else 5, "bare": 20 if small else 5}
+        for kind in ("LSTM", "GRU"):
+            bare = bare_step(kind, x, h, device)
+            for label, ours, target in (
+                    ("ieee", seqkit_step(kind, x, mask, h, device, float32="ieee"), None),
+                    ("tf32", seqkit_step(kind, x, mask, h, device, float32="tf32"), TARGET_BARE)):
+                times = compare({"seqkit": ours, "bare": bare}, device, rounds, per)
+                rows.append(_row(f"{kind} [{label}]", shape_name,
+                                 f"bare torch.nn.{BARE[kind].__name__}, cuDNN, torch defaults (no mask)",
+                                 times, target))
+                print(rows[-1]["line"], flush=True)
+            times = compare({"seqkit": seqkit_step(kind, x, mask, h, device, bf16=True),
+                             "bare": bare_step(kind, x, h, device, bf16=True)}, device, rounds, per)
+            rows.append(_row(f"{kind} [bf16 autocast]", shape_name,
+                             f"bare torch.nn.{BARE[kind].__name__} under bf16 autocast (no mask)", times, None))
+            print(rows[-1]["line"], flush=True)
+            if keras:
+                times = compare({"seqkit": seqkit_step(kind, x, mask, h, device),
+                                 "keras": keras_step(kind, x, mask, h, device)}, device, max(3, rounds // 2),
+                                {"seqkit": 10, "keras": 1})
+                rows.append(_row(kind, shape_name, "Keras 3 (torch backend), masked", times, None))
+                print(rows[-1]["line"], flush=True)
+        per = {"seqkit": 5 if small else 2, "eager": 5 if small else 2}
+        for kind, m, label in (("GravesLSTM", mask, "GravesLSTM"),
+                               ("GRU(reset_after=False)", mask, "GRU(reset_after=False)"),
+                               ("LSTM", gapped(mask), "LSTM, mask with gaps")):
+            times = compare({"seqkit": seqkit_step(kind, x, m, h, device, compiled=True),
+                             "eager": seqkit_step(kind, x, m, h, device, compiled=False)},
+                            device, max(3, rounds // 3), per)
+            rows.append(_row(f"{label} [compiled steps]", shape_name, "the same loop, eager", times, None))
+            print(rows[-1]["line"], flush=True)
+    return rows
+
+
+def run(quick: bool, device: str, keras: bool = True) -> list[dict]:
+    if device.startswith("cuda"):
+        return run_cuda(quick, device, keras)
     rows = []
     kinds = ["LSTM", "GRU", "SimpleRNN"]
     for shape_name, (n, f, t, h) in SHAPES.items():
@@ -182,10 +264,10 @@ def machine(device: str) -> str:
             f"Python {platform.python_version()}; load average at start {load}.")
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) the ``## Layers`` section of RESULTS.md, leaving other sections alone."""
+def write_section(text: str, title: str = "Layers") -> None:
+    """Replace (or append) the ``## {title}`` section of RESULTS.md, leaving other sections alone."""
     old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(r"^## Layers\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(r"^## " + re.escape(title) + r"\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(old):
         new = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", old)
     else:
@@ -198,7 +280,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="few rounds; print only")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    parser.add_argument("--keras", action="store_true", help="with --device cuda: Keras rows too (slow)")
     args = parser.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: torch sees no CUDA device (torch {torch.__version__}, "
+                     f"CUDA build {torch.version.cuda or 'none'})")
     torch.manual_seed(0)
     info = machine(args.device)
     print(info)
@@ -206,12 +292,13 @@ def main() -> None:
               "target | result |\n|---|---|---|---:|---:|---:|---:|---|")
     print(header)
     start = time.perf_counter()
-    rows = run(args.quick, args.device)
+    rows = run(args.quick, args.device, args.keras)
     elapsed = time.perf_counter() - start
     command = "`.venv/bin/python benchmarks/layers.py" + (
         f" --device {args.device}" if args.device != "cpu" else "") + "`"
+    title = "Layers (CUDA)" if args.device.startswith("cuda") else "Layers"
     text = "\n".join([
-        "## Layers", "",
+        f"## {title}", "",
         f"Command: {command} (from the repository root; {elapsed:.0f} s in all).",
         info, "",
         "One training step: forward over a right-padded batch (lengths 40%-100% of T), "
@@ -222,7 +309,7 @@ def main() -> None:
         header, *[r["line"] for r in rows], "",
     ])
     if not (args.quick or args.no_write):
-        write_section(text)
+        write_section(text, title)
         print(f"updated {RESULTS}")
 
 

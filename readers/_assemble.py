@@ -13,7 +13,7 @@ from ._errors import SequenceDataError
 from ._hints import SEQUENCE_LABELS, one_based_classes
 from ._pad import float_mask, one_hot, pad, step_mask
 
-__all__ = ["Plan", "assemble"]
+__all__ = ["Plan", "assemble", "column_index", "make_plan"]
 
 
 @dataclass
@@ -38,6 +38,56 @@ class Plan:
     sequence_labels: bool
     allow_nan: bool
     class_names: tuple | None = None
+
+
+def column_index(spec, columns: tuple, what: str) -> int:
+    """Record column index of a name or (possibly negative) index."""
+    n = len(columns)
+    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+        if -n <= spec < n:
+            return int(spec) % n
+        raise ValueError(f"{what} {spec} out of range for {n} columns {list(columns)}")
+    if spec in columns:
+        return columns.index(spec)
+    raise ValueError(f"{what} {spec!r} is not a column; columns are {list(columns)}")
+
+
+def make_plan(columns: tuple, label_columns: tuple | None, *, label_column, regression: bool, classes,
+              num_classes, align: Align, sequence_labels: bool, allow_nan: bool, class_names) -> tuple:
+    """`(plan, features text map, labels text map)` from the readers' columns and the batch options.
+
+    Args:
+        columns: the features reader's columns; label_columns: the labels
+            reader's, or None without one.
+        label_column, regression, classes, ...: as given to `SequenceBatches`.
+
+    The text maps (record column -> class names) tell each reader's
+    `chunks()` which column holds text class labels.
+
+    Raises:
+        ValueError: a label_column that is not a column, several for
+            classification, or one leaving no feature column.
+    """
+    feature_idx, label_idx, label_names, ftext, ltext = list(range(len(columns))), None, (), {}, {}
+    if label_column is not None:
+        specs = label_column if isinstance(label_column, (list, tuple)) else [label_column]
+        if len(specs) != 1 and not regression:
+            raise ValueError("classification takes one label_column")
+        label_idx = [column_index(s, columns, "label_column") for s in specs]
+        feature_idx = [i for i in feature_idx if i not in label_idx]
+        if not feature_idx:
+            raise ValueError("label_column leaves no feature column")
+        label_names = tuple(columns[i] for i in label_idx)
+        if classes is not None:
+            ftext = {label_idx[0]: classes}
+    elif label_columns is not None:
+        label_idx = list(range(len(label_columns))) if regression else [0]
+        label_names = tuple(label_columns[i] for i in label_idx)
+        if classes is not None:
+            ltext = {0: classes}
+    plan = Plan(feature_idx, label_idx, tuple(columns[i] for i in feature_idx), label_names, num_classes,
+                align, sequence_labels, allow_nan, None if class_names is None else tuple(class_names))
+    return plan, ftext, ltext
 
 
 def _locate_step(chunk: Chunk, r: int) -> tuple:

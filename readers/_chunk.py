@@ -19,6 +19,38 @@ __all__ = ["Chunk"]
 Locator = Callable[[int, int], tuple]
 
 
+class _Derived:
+    """The locator of a chunk cut from others: sequence i is sequence `where[i]` of `bases[which[i]]`.
+
+    Slicing, gathering and joining chunks compose these index arrays instead of
+    nesting closures, so a chunk cut again and again (a shuffle buffer) keeps
+    a flat locator, and only the base locators its sequences still use.
+    """
+
+    __slots__ = ("bases", "which", "where")
+
+    def __init__(self, bases: list, which: np.ndarray, where: np.ndarray):
+        self.bases, self.which, self.where = bases, which, where
+
+    @staticmethod
+    def of(chunk) -> _Derived:
+        """The chunk's locator as a `_Derived` (made once: the chunk keeps it)."""
+        if not isinstance(chunk.locate, _Derived):
+            n = len(chunk)
+            chunk.locate = _Derived([chunk.locate], np.zeros(n, dtype=np.int64), np.arange(n, dtype=np.int64))
+        return chunk.locate
+
+    def take(self, index) -> _Derived:
+        which, where = self.which[index], self.where[index]
+        if len(self.bases) == 1:
+            return _Derived(self.bases, which, where)
+        used, which = np.unique(which, return_inverse=True)              # keep only the bases in use
+        return _Derived([self.bases[int(b)] for b in used], which.reshape(-1), where)
+
+    def __call__(self, i: int, t: int) -> tuple:
+        return self.bases[int(self.which[i])](int(self.where[i]), t)
+
+
 class Chunk:
     """A block of n sequences stored back to back, one flat array per channel.
 
@@ -91,9 +123,10 @@ class Chunk:
     def slice(self, lo: int, hi: int) -> Chunk:
         """Sequences lo..hi-1, sharing memory with this chunk."""
         a, b = self.offsets[lo], self.offsets[hi]
-        parent = self.locate
+        derived = _Derived.of(self)
         return Chunk([ch[a:b] for ch in self.channels], self.offsets[lo:hi + 1] - a,
-                     self.keys[lo:hi], self.columns, lambda i, t: parent(lo + i, t))
+                     self.keys[lo:hi], self.columns,
+                     _Derived(derived.bases, derived.which[lo:hi], derived.where[lo:hi]))
 
     def take(self, index) -> Chunk:
         """Sequences `index` (int `[m]`, any order) gathered into a new chunk."""
@@ -105,27 +138,30 @@ class Chunk:
         starts = self.offsets[index]                                     # [m]
         rows = np.arange(offsets[-1]) + np.repeat(starts - offsets[:-1], lengths)  # [R']
         keys = [self.keys[i] for i in index.tolist()]
-        parent = self.locate
         return Chunk([np.take(ch, rows) for ch in self.channels], offsets, keys, self.columns,
-                     lambda i, t: parent(int(index[i]), t))
+                     _Derived.of(self).take(index))
 
     @staticmethod
     def concat(chunks: list) -> Chunk:
         """One chunk holding the sequences of `chunks` (same columns) in order (copies)."""
         if len(chunks) == 1:
             return chunks[0]
-        counts = np.array([len(c) for c in chunks], dtype=np.int64)
-        firsts = np.concatenate([[0], np.cumsum(counts)])                # [k + 1]
         channels = [np.concatenate(parts) for parts in zip(*(c.channels for c in chunks))]
         steps = np.cumsum([0] + [c.offsets[-1] for c in chunks])         # [k + 1]
         offsets = np.concatenate([[0]] + [c.offsets[1:] + s for c, s in zip(chunks, steps)])
         keys = [k for c in chunks for k in c.keys]
-        locates = [c.locate for c in chunks]
-
-        def locate(i, t):
-            part = int(np.searchsorted(firsts, i, side="right")) - 1
-            return locates[part](i - int(firsts[part]), t)
-
+        bases, which, where, slot = [], [], [], {}
+        for c in chunks:
+            derived = _Derived.of(c)
+            remap = np.empty(len(derived.bases), dtype=np.int64)       # its bases among all the bases
+            for j, base in enumerate(derived.bases):
+                if id(base) not in slot:
+                    slot[id(base)] = len(bases)
+                    bases.append(base)
+                remap[j] = slot[id(base)]
+            which.append(remap[derived.which])
+            where.append(derived.where)
+        locate = _Derived(bases, np.concatenate(which), np.concatenate(where))
         return Chunk(channels, offsets.astype(np.int64), keys, chunks[0].columns, locate)
 
     def __repr__(self) -> str:

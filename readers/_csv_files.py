@@ -34,13 +34,21 @@ class Body:
         whole: whether `data` is the whole file (else only its head: the
             file is big and pyarrow reads it from disk).
         rows: rows in the body, once counted or parsed (None before).
+        rows_before: None, or a function giving the file rows before the
+            body's first line, for a body cut from the middle of a file
+            (counted only when a message needs it).
     """
 
-    __slots__ = ("path", "data", "start", "header", "whole", "rows", "skip_lines")
+    __slots__ = ("path", "data", "start", "header", "whole", "rows", "skip_lines", "rows_before")
 
-    def __init__(self, path, data, start, header, whole, skip_lines):
+    def __init__(self, path, data, start, header, whole, skip_lines, rows_before=None):
         self.path, self.data, self.start, self.header = path, data, start, header
         self.whole, self.skip_lines, self.rows = whole, skip_lines, None
+        self.rows_before = rows_before
+
+    def first_row(self) -> int:
+        """The 1-based file row of the body's first line."""
+        return (self.skip_lines if self.rows_before is None else self.rows_before()) + 1
 
     @property
     def empty(self) -> bool:
@@ -168,7 +176,7 @@ def _file_by_file(bodies, delimiter, names, types, diagnosis) -> pa.Table:
         try:
             tables.append(read(pa.BufferReader(pa.py_buffer(b.text()))))
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            diagnose(b.path, b.text(), first_row=b.skip_lines + 1, delimiter=delimiter,
+            diagnose(b.path, b.text(), first_row=b.first_row(), delimiter=delimiter,
                      first_file=b.path == diagnosis["first_path"], names=diagnosis["names"],
                      kinds=diagnosis["kinds"], text_hint=diagnosis["text_hint"],
                      header_hint=diagnosis["header_hint"])
@@ -192,4 +200,4 @@ def _blank_lines(table: pa.Table, bodies: list, number_columns: list) -> None:
     for j in np.unique(np.searchsorted(starts, np.flatnonzero(all_null), side="right") - 1):
         b = bodies[int(j)]
         text = b.text()
-        blank_line_error(b.path, text, 0, b.skip_lines + 1)
+        blank_line_error(b.path, text, 0, b.first_row())

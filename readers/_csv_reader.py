@@ -10,8 +10,6 @@ one call, so there is no per-file or per-row Python on the fast path.
 
 from __future__ import annotations
 
-import csv
-import io
 
 import numpy as np
 import pyarrow as pa
@@ -19,41 +17,21 @@ import pyarrow as pa
 from . import _csv_files, _hints
 from ._chunk import Chunk
 from ._columns import class_indices
-from ._csv_files import load, parse
+from ._csv_blocks import LongBlocks, file_size
+from ._csv_files import Body, load, parse
+from ._csv_layout import csv_layout, split_line
 from ._errors import SequenceDataError
-from ._header import looks_like_header
 from ._long import group_long, join_order, order_values, row_locator
 from ._sequence_reader import SequenceReader
+from ._sharding import Unit
 from ._sources import NumberedFiles, describe_source, file_pair_key, source_paths
+from ._unit_runs import unit_sequences
 
 __all__ = ["CSVSequenceReader"]
 
 
 def _join(arrays: list) -> np.ndarray:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-
-
-def _split_line(text: bytes, delimiter: str) -> list:
-    """The fields of the first CSV record in `text`."""
-    text = text.decode("utf-8", errors="replace")
-    return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
-
-
-def _position(spec, names: list, what: str, path: str, header_row, hint=None) -> int:
-    """File position of a column given by name or (possibly negative) index; `hint` ends a miss."""
-    n = len(names)
-    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
-        if -n <= spec < n:
-            return int(spec) % n
-        raise SequenceDataError(f"{what} index out of range", source=path, row=header_row,
-                                column=int(spec), expected=f"an index in [{-n}, {n})",
-                                found=f"{n} columns")
-    matches = [i for i, name in enumerate(names) if name == spec]
-    if len(matches) != 1:
-        found = "no such column" if not matches else f"{len(matches)} columns of that name"
-        raise SequenceDataError(f"{what} not found", source=path, row=header_row, column=spec,
-                                expected=f"one of {names}", found=found, hint=hint)
-    return matches[0]
 
 
 class CSVSequenceReader(SequenceReader):
@@ -89,6 +67,15 @@ class CSVSequenceReader(SequenceReader):
         id_column, order_column: name or 0-based file position.
         columns: the record's columns, by name or file position, in the order
             wanted; by default every column but the id and order columns.
+        block_bytes: with `id_column`, the size of the blocks (byte ranges
+            cut at line ends) a long table is shared out in between
+            processes (`SequenceBatches(shard_by="unit")`); 32 MiB by default.
+
+    Sharding (`units()`): one file per sequence splits into its files; a long
+    table into blocks of `block_bytes` of each file. A sequence belongs to
+    the block holding its first row, whose reader reads on into the next
+    blocks while the id goes on, so each id's rows must be together (grouped
+    by id), and no quoted field may hold a newline.
 
     Quoted fields work. A blank line (other than one final newline) is an
     error, as are missing files, empty files (no id_column), binary files
@@ -105,7 +92,7 @@ class CSVSequenceReader(SequenceReader):
     """
 
     def __init__(self, source, *, skip_lines: int | None = None, delimiter: str = ",", id_column=None,
-                 order_column=None, columns=None):
+                 order_column=None, columns=None, block_bytes: int | None = None):
         if skip_lines is not None and (isinstance(skip_lines, bool) or not isinstance(skip_lines, int)
                                        or skip_lines < 0):
             raise ValueError(f"skip_lines must be a non-negative int, or None to detect a header, "
@@ -115,6 +102,10 @@ class CSVSequenceReader(SequenceReader):
                              f"got {delimiter!r}")
         if order_column is not None and id_column is None:
             raise ValueError("order_column needs id_column (it sorts the rows of each id)")
+        if block_bytes is not None and (isinstance(block_bytes, bool) or not isinstance(block_bytes, int)
+                                        or block_bytes < 1):
+            raise ValueError(f"block_bytes must be a positive int or None, got {block_bytes!r}")
+        self.block_bytes = block_bytes or _csv_files.GROUP_BYTES
         self.source = source
         self.skip_lines = skip_lines
         self.delimiter = delimiter
@@ -125,55 +116,16 @@ class CSVSequenceReader(SequenceReader):
         self._plan = None
         self._names_checked = False
         self._count = None if id_column is not None else len(self._paths)
+        self._units = None
+        self._long_blocks = None
 
     # ---- layout -------------------------------------------------------------------------
     def _layout(self) -> dict:
-        """Column names and positions, from the first file (read once)."""
-        if self._plan is not None:
-            return self._plan
-        path = self._paths[0]
-        given = [s for s in (self.id_column, self.order_column, *(self._columns_spec or []))
-                 if isinstance(s, str)]
-        skip = self.skip_lines
-        head = load(path, 1, "head") if not skip else None              # the first two lines
-        if skip is None:
-            skip = int(looks_like_header(head, self.delimiter, given))
-        # skip_lines=0 given for a file whose first line looks like a header: say so where it shows.
-        header_hint = _hints.HEADER if self.skip_lines == 0 and looks_like_header(
-            head, self.delimiter, given) else None
-        body = load(path, skip, "head")
-        header_row = skip or None
-        first_row = _split_line(body.data[body.start:], self.delimiter)    # may span lines if quoted
-        width = len(first_row) if first_row else None
-        names = None
-        if body.header is not None:
-            header = [name.strip() for name in _split_line(body.header, self.delimiter)]
-            if width is None or len(header) == width:
-                names, width = header, len(header)
-        used_header = names is not None
-        if width is None:
-            raise SequenceDataError("empty sequence", source=path, row=skip + 1,
-                                    expected="at least one row", found="no rows")
-        names = names or [str(i) for i in range(width)]
-        special = {}
-        for what, spec in (("id_column", self.id_column), ("order_column", self.order_column)):
-            if spec is not None:
-                special[what] = _position(spec, names, what, path, header_row, header_hint)
-        if self._columns_spec is None:
-            value_pos = [i for i in range(width) if i not in special.values()]
-        else:
-            value_pos = [_position(s, names, "column", path, header_row, header_hint)
-                         for s in self._columns_spec]
-        if len(set(value_pos)) != len(value_pos):
-            raise ValueError(f"columns= names a column twice: {self._columns_spec!r}")
-        if set(value_pos) & set(special.values()):
-            raise ValueError("columns= may not include the id or order column")
-        if not value_pos:
-            raise ValueError("no columns left to read: the file has only id/order columns")
-        self._plan = {"names": names, "header": body.header if used_header else None,
-                      "values": value_pos, "id": special.get("id_column"),
-                      "order": special.get("order_column"), "skip": skip,
-                      "header_hint": header_hint}
+        """Column names and positions, from the first file (read once; see `_csv_layout`)."""
+        if self._plan is None:
+            self._plan = csv_layout(self._paths[0], skip_lines=self.skip_lines, delimiter=self.delimiter,
+                                    id_column=self.id_column, order_column=self.order_column,
+                                    columns=self._columns_spec)
         return self._plan
 
     @property
@@ -216,11 +168,11 @@ class CSVSequenceReader(SequenceReader):
                              "order_column": self.order_column, "columns": self._columns_spec}
 
     # ---- reading ------------------------------------------------------------------------
-    def _groups(self):
+    def _groups(self, paths=None):
         """Bodies of consecutive files, about `_csv_files.GROUP_BYTES` at a time (a big file alone)."""
         group, size = [], 0
         plan = self._layout()
-        for path in self._paths:
+        for path in self._paths if paths is None else paths:
             body = load(path, plan["skip"])
             if plan["header"] is not None and body.header != plan["header"]:
                 self._check_header(body)
@@ -240,7 +192,7 @@ class CSVSequenceReader(SequenceReader):
 
     def _check_header(self, body) -> None:
         plan = self._layout()
-        found = [n.strip() for n in _split_line(body.header or b"", self.delimiter)]
+        found = [n.strip() for n in split_line(body.header or b"", self.delimiter)]
         if found != plan["names"]:
             raise SequenceDataError("header differs from the first file's", source=body.path,
                                     row=plan["skip"], expected=plan["names"], found=found)
@@ -295,8 +247,13 @@ class CSVSequenceReader(SequenceReader):
         if plan["id"] is not None:
             yield self._long_table(kinds, text, columns)
             return
+        yield from self._file_chunks(None, kinds, text, columns)
+
+    def _file_chunks(self, paths, kinds: dict, text: dict, columns: tuple):
+        """One chunk per block of files (all files, or `paths`), one sequence per file."""
+        plan = self._layout()
         first_row = plan["skip"] + 1
-        for bodies in self._groups():
+        for bodies in self._groups(paths):
             for b in bodies:
                 if b.empty:
                     raise SequenceDataError("empty sequence", source=b.path, row=first_row,
@@ -308,6 +265,78 @@ class CSVSequenceReader(SequenceReader):
             locate_row = row_locator(offsets, paths, first_row)
             yield Chunk(self._channels(table, text, locate_row), offsets, paths, columns,
                         lambda i, t, paths=paths: (paths[i], first_row + t))
+
+    # ---- sharding by unit ---------------------------------------------------------------
+    def units(self) -> list:
+        """The `Unit`s of the data: its files (one file per sequence) or its blocks (long table).
+
+        Raises:
+            SequenceDataError: a missing file.
+        """
+        if self._units is None:
+            if self.id_column is None:
+                units = []
+                for path in self._paths:
+                    size = file_size(path)
+                    units.append(Unit(path, None, size, size, 1, path))
+                self._units = units
+            else:
+                self._units = self._blocks().units()
+        return self._units
+
+    def _blocks(self) -> LongBlocks:
+        plan = self._layout()
+        if self._long_blocks is None:
+            self._long_blocks = LongBlocks(
+                self._paths, skip=plan["skip"], block_bytes=self.block_bytes, delimiter=self.delimiter,
+                id_position=plan["id"], check_header=self._check_file_header)
+        return self._long_blocks
+
+    def _check_file_header(self, path: str, header) -> None:
+        plan = self._layout()
+        if plan["header"] is not None and header != plan["header"]:
+            self._check_header(Body(path, b"", 0, header, True, plan["skip"]))
+
+    def read_units(self, units, classes: dict | None = None, *, rows: int | None = None):
+        """The sequences owned by `units` (indexes into `units()`), unit after unit.
+
+        One file per sequence: those files, read as `chunks()` reads them.
+        Long table: each block's sequences (the block rule in the class
+        docstring), grouped as `chunks()` groups them.
+        """
+        text = classes or {}
+        kinds = self._kinds(text)
+        plan = self._layout()
+        columns = self.columns
+        every = self.units()
+        picked = [every[int(u)] for u in units]
+        if plan["id"] is None:
+            if picked:
+                yield from self._file_chunks([unit.source for unit in picked], kinds, text, columns)
+            return
+        blocks, parse = self._blocks(), self._block_parser(kinds, text)
+        names = plan["names"]
+        for u in units:
+            reading = blocks.read(int(u), parse)
+            if reading is not None:
+                previous, own, after = reading
+                yield from unit_sequences(own, after, previous, columns=columns, id_name=names[plan["id"]],
+                                          order_name=None if plan["order"] is None else names[plan["order"]])
+
+    def _block_parser(self, kinds: dict, text: dict):
+        """`parse(path, data, rows_before)`: the rows of a block of whole lines, as `_unit_runs` takes them."""
+        plan = self._layout()
+
+        def parse_block(path, data, rows_before):
+            table = self._parse([Body(path, data, 0, None, True, plan["skip"], rows_before)], kinds)
+
+            def locate(r):
+                return path, rows_before() + 1 + r
+            order = None
+            if plan["order"] is not None:
+                order = order_values(table.column(f"c{plan['order']}"), locate, plan["names"][plan["order"]])
+            return self._channels(table, text, locate), table.column(f"c{plan['id']}"), order, locate
+        return parse_block
 
     def _long_table(self, kinds: dict, text: dict, columns: tuple) -> Chunk:
         plan = self._layout()

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ._sequence_batches import column_index
+from ._assemble import column_index
 from ._sequence_reader import checked_chunks, require_reader
 
 __all__ = ["Summary", "inspect"]

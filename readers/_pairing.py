@@ -52,12 +52,14 @@ def _keys(pair_keys: Callable, chunk: Chunk) -> list:
     return keys
 
 
-def pair_indexed(fall: Chunk, lall: Chunk, fkey: Callable, lkey: Callable) -> Chunk:
+def pair_indexed(fall: Chunk, lall: Chunk, fkey: Callable, lkey: Callable, *, partial: bool = False) -> Chunk:
     """The labels `lall` reordered so that sequence i pairs with features sequence i by key.
 
     Args:
         fall, lall: every features and labels sequence, in reader order.
         fkey, lkey: the readers' `pair_keys`.
+        partial: `fall` is a share of the features, so labels without
+            features here are other shares' (no error).
 
     Raises:
         SequenceDataError: a key in one reader only, or twice in one reader,
@@ -84,7 +86,7 @@ def pair_indexed(fall: Chunk, lall: Chunk, fkey: Callable, lkey: Callable) -> Ch
         if first != i:
             raise _repeated("features", key, fall, i, fall, first)
         index[i] = j
-    if len(lkeys) > len(fkeys):
+    if len(lkeys) > len(fkeys) and not partial:
         for j, key in enumerate(lkeys):
             if key not in taken:
                 raise _no_partner("labels", key, lall, j)
@@ -138,7 +140,7 @@ class _Waiting:
 
 
 def pair_stream(fchunks: Iterable[Chunk], lchunks: Iterable[Chunk], fkey: Callable | None,
-                lkey: Callable | None, mismatch: Callable) -> Iterator[tuple]:
+                lkey: Callable | None, mismatch: Callable, *, partial: bool = False) -> Iterator[tuple]:
     """`(features chunk, labels chunk)` pairs holding the same sequences, in features order.
 
     Args:
@@ -146,6 +148,9 @@ def pair_stream(fchunks: Iterable[Chunk], lchunks: Iterable[Chunk], fkey: Callab
         fkey, lkey: the readers' `pair_keys`, or None (both) to pair by position.
         mismatch: `mismatch(n_features, n_labels)` -> the error for readers
             of different sizes (by position).
+        partial: the features are one share of a reader's (by key only):
+            labels whose features are not in it belong to other shares, so
+            they are no error (they are held until the end, then dropped).
 
     Raises:
         SequenceDataError: by key, a key in one reader only or twice in the
@@ -180,6 +185,8 @@ def pair_stream(fchunks: Iterable[Chunk], lchunks: Iterable[Chunk], fkey: Callab
                 waiting.hold(more[0], _keys(lkey, more[0]))
             places.append(waiting.where.pop(key))
         yield fchunk, waiting.take(places)
+    if partial:
+        return
     if waiting.where:
         raise _no_partner("labels", *waiting.first())
     more = labels.take(1)

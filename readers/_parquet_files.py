@@ -13,12 +13,14 @@ import re
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from ._errors import SequenceDataError
 from ._nested import type_family
+from ._sharding import Unit
 from ._sources import NumberedFiles, describe_source, natural_key, resolve_paths
 
-__all__ = ["check_file_schema", "open_dataset", "reading", "unreadable"]
+__all__ = ["check_file_schema", "open_dataset", "reading", "row_group_units", "unreadable"]
 
 _ARROW_SOURCE = re.compile(r"source '([^']*)': (.*)")   # pyarrow names a file it cannot open so
 
@@ -132,3 +134,37 @@ def reading(batches, path: str, group: int):
             raise SequenceDataError(f"cannot read row group {group} of the Parquet file (corrupt?)",
                                     source=path, expected="a Parquet file", found=error.found) from None
         yield batch
+
+
+def row_group_units(filesystem, files: list, *, nested: bool) -> tuple:
+    """`(units, where, footers)`: one `Unit` per row group of every file (footers only), and where it is.
+
+    Args:
+        filesystem: the data set's filesystem.
+        files: `[(path, partition keys)]` in reading order.
+        nested: whether a row is a sequence (then a unit's `sequences` are its rows).
+
+    Returns:
+        The units in reading order; per unit `(file index, row group,
+        0-based file row of its first row)`; and each file's footer
+        (`FileMetaData`), so that reading a unit need not parse it again.
+
+    Raises:
+        SequenceDataError: a file whose footer cannot be read, naming it.
+    """
+    units, where, footers = [], [], []
+    for j, (path, _) in enumerate(files):
+        try:
+            with filesystem.open_input_file(path) as handle:
+                meta = pq.ParquetFile(handle).metadata
+        except (pa.ArrowException, OSError) as exc:
+            raise unreadable(path, exc) from None
+        footers.append(meta)
+        row0 = 0
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            units.append(Unit(path, g, group.num_rows, group.total_byte_size,
+                              group.num_rows if nested else None))
+            where.append((j, g, row0))
+            row0 += group.num_rows
+    return units, where, footers

@@ -28,16 +28,18 @@ from ._hints import TEXT_IN_LONG_TABLE
 from ._long import order_values, row_locator
 from ._long_stream import rank_ids, stream_groups
 from ._nested import channel_values, column_spec, nested_chunk
-from ._parquet_files import check_file_schema, open_dataset, reading, unreadable
+from ._parquet_files import check_file_schema, open_dataset, reading, row_group_units, unreadable
 from ._prefetch import prefetch
 from ._sequence_reader import SequenceReader
 from ._sources import describe_source
+from ._unit_runs import unit_sequences
 
 __all__ = ["ParquetSequenceReader"]
 
 _DEFAULT_KEY = "key"         # a nested table's text column of this name is its key by default
 _READ_ROWS = 512             # nested rows (sequences) per read at least; more for bigger batches
 _LONG_READ_ROWS = 1 << 16    # long-table rows (steps) per read
+_READ_ON_ROWS = 1 << 12      # rows per read past a unit's end, while its last sequence goes on
 
 
 class ParquetSequenceReader(SequenceReader):
@@ -101,6 +103,7 @@ class ParquetSequenceReader(SequenceReader):
         self._dataset, self._files = open_dataset(source, filesystem)
         self._plan = None
         self._count = None
+        self._units = None
 
     # ---- layout -------------------------------------------------------------------------
     def _field(self, spec, what: str) -> str:
@@ -215,8 +218,11 @@ class ParquetSequenceReader(SequenceReader):
                              "key_column": self.key_column, "columns": self._columns_spec}
 
     # ---- reading ------------------------------------------------------------------------
-    def _batches(self, path: str, parts: dict, names: list, rows: int):
+    def _batches(self, path: str, parts: dict, names: list, rows: int, groups=None, footer=None):
         """Record batches of one file (of up to `rows` rows) holding `names`, partition keys filled in.
+
+        `groups`: the row groups to read (by default all); `footer`: the
+        file's `FileMetaData` when already read.
 
         Raises:
             SequenceDataError: a file pyarrow cannot read, or whose columns
@@ -225,14 +231,15 @@ class ParquetSequenceReader(SequenceReader):
         """
         in_file = [n for n in names if n not in parts]
         try:
-            parquet = pq.ParquetFile(self._dataset.filesystem.open_input_file(path), pre_buffer=False)
+            parquet = pq.ParquetFile(self._dataset.filesystem.open_input_file(path), pre_buffer=False,
+                                     metadata=footer)
         except (pa.ArrowException, OSError) as exc:
             raise unreadable(path, exc) from None
         with parquet:
             check_file_schema(path, parquet.schema_arrow, in_file, self._dataset.schema,
                               every_column=self._columns_spec is None)
             # Row group by row group, so at most one row group's column chunks are held.
-            for group in range(parquet.num_row_groups):
+            for group in range(parquet.num_row_groups) if groups is None else groups:
                 batches = parquet.iter_batches(batch_size=rows, row_groups=[group], columns=in_file,
                                                use_threads=True)
                 yield from self._with_partitions(reading(batches, path, group), parts, names)
@@ -315,13 +322,89 @@ class ParquetSequenceReader(SequenceReader):
 
                 def locate(r, first=first):
                     return locate_row(first + r)
-                channels = [channel_values(batch.column(s.name), s, text.get(c), locate,
-                                           TEXT_IN_LONG_TABLE)
-                            for c, s in enumerate(plan["specs"])]
-                order = None if plan["order"] is None else \
-                    order_values(batch.column(plan["order"]), locate, plan["order"])
-                yield channels, self._id_column(batch), order
+                yield self._long_block(batch, text, locate)[:3]
 
         yield from stream_groups(blocks(), ranks, columns=plan["columns"], locate_row=locate_row,
                                  order_name=plan["order"])
+
+    def _long_block(self, batch, text: dict, locate) -> tuple:
+        """`(channels, ids, order, locate)` of a record batch of a long table's rows."""
+        plan = self._layout()
+        channels = [channel_values(batch.column(s.name), s, text.get(c), locate, TEXT_IN_LONG_TABLE)
+                    for c, s in enumerate(plan["specs"])]
+        order = None if plan["order"] is None else \
+            order_values(batch.column(plan["order"]), locate, plan["order"])
+        return channels, self._id_column(batch), order, locate
+
+    # ---- sharding by unit ---------------------------------------------------------------
+    def units(self) -> list:
+        """One `Unit` per row group of every file, from the footers (no data is read).
+
+        Raises:
+            SequenceDataError: a file whose footer cannot be read, naming it.
+        """
+        if self._units is None:
+            self._units = row_group_units(self._dataset.filesystem, self._files,
+                                          nested=self._layout()["id"] is None)
+        return self._units[0]
+
+    def read_units(self, units, classes: dict | None = None, *, rows: int | None = None):
+        """The sequences owned by `units` (indexes into `units()`), unit after unit.
+
+        Nested: the rows of those row groups. Long table: the sequences whose
+        first row is in the row group (see `_unit_runs`), reading on into
+        the next row groups while the last one goes on, after a look at the
+        id column of the row group before.
+        """
+        text = classes or {}
+        self.units()
+        units = [int(u) for u in units]
+        plan = self._layout()
+        if plan["id"] is None:
+            needed = [s.name for s in plan["specs"]] + ([plan["key"]] if plan["key"] else [])
+            for j, row0, batch in prefetch(self._unit_batches(units, needed, max(rows or 0, _READ_ROWS))):
+                yield nested_chunk(batch, plan["specs"], path=self._files[j][0], row0=row0,
+                                   key_column=plan["key"], text=text, columns=plan["columns"])
+            return
+        needed = [s.name for s in plan["specs"]] + [plan["id"]] + ([plan["order"]] if plan["order"] else [])
+        for u in units:
+            own = (self._long_block(batch, text, self._locator(j, row0))
+                   for j, row0, batch in prefetch(self._unit_batches([u], needed, _LONG_READ_ROWS)))
+            yield from unit_sequences(own, lambda u=u: self._read_on(u, needed, text),
+                                      self._previous_id(u), columns=plan["columns"],
+                                      id_name=plan["id"], order_name=plan["order"])
+
+    def _locator(self, j: int, row0: int):
+        path = self._files[j][0]
+
+        def locate(r):
+            return path, row0 + r + 1
+        return locate
+
+    def _unit_batches(self, units: list, names: list, rows: int):
+        """`(file index, 0-based file row of the batch's first row, batch)` over the row groups `units`."""
+        _, where, footers = self._units
+        for u in units:
+            j, group, row0 = where[u]
+            path, parts = self._files[j]
+            for batch in self._batches(path, parts, names, rows, groups=[group], footer=footers[j]):
+                yield j, row0, batch
+                row0 += batch.num_rows
+
+    def _read_on(self, u: int, needed: list, text: dict):
+        """Blocks of the row groups after unit u, in table order."""
+        for j, row0, batch in self._unit_batches(range(u + 1, len(self._units[0])), needed, _READ_ON_ROWS):
+            yield self._long_block(batch, text, self._locator(j, row0))
+
+    def _previous_id(self, u: int):
+        """The id of the table row before unit u (reading the id column of the row group before), or None."""
+        id_name = self._layout()["id"]
+        for before in range(u - 1, -1, -1):
+            last = None
+            for _, _, batch in self._unit_batches([before], [id_name], _LONG_READ_ROWS):
+                if batch.num_rows:
+                    last = batch
+            if last is not None:
+                return self._id_column(last)[last.num_rows - 1]
+        return None
 

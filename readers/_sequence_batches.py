@@ -2,65 +2,22 @@
 
 from __future__ import annotations
 
+import copy
+import logging
 import math
-import os
 
 import numpy as np
 
 from ._align import Align
-from ._assemble import Plan, assemble
-from ._chunk import Chunk
-from ._chunk_cursor import ChunkCursor
-from ._errors import SequenceDataError
-from ._pairing import pair_indexed, pair_stream
-from ._sequence_reader import checked_chunks, require_reader
+from ._assemble import assemble, make_plan
+from ._batch_orders import bucketed, buffered, in_memory, in_order
+from ._sequence_reader import require_reader
+from ._shares import Sources
+from ._sharding import parse_shard, split_units, worker_split
 
-__all__ = ["SequenceBatches", "column_index"]
+__all__ = ["SequenceBatches"]
 
-_BUCKET_WINDOW = 50          # bucket_by_length sorts windows of this many batches
-
-
-def _environment_int(name: str, default: int) -> int:
-    text = os.environ.get(name)
-    if text is None:
-        return default
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"shard='auto' reads the environment variable {name}, which must be an "
-                         f"integer; got {name}={text!r}") from None
-
-
-def _shard(shard) -> tuple:
-    if shard is None:
-        return 0, 1
-    if isinstance(shard, str) and shard == "auto":
-        shard = _environment_int("RANK", 0), _environment_int("WORLD_SIZE", 1)
-    try:
-        rank, world = shard
-    except (TypeError, ValueError):
-        raise ValueError(f"shard must be (rank, world_size) or 'auto', got {shard!r}") from None
-    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (rank, world)) \
-            or world < 1 or not 0 <= rank < world:
-        raise ValueError(f"shard needs integers 0 <= rank < world_size, got {shard!r}")
-    return int(rank), int(world)
-
-
-def column_index(spec, columns: tuple, what: str) -> int:
-    """Record column index of a name or (possibly negative) index."""
-    n = len(columns)
-    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
-        if -n <= spec < n:
-            return int(spec) % n
-        raise ValueError(f"{what} {spec} out of range for {n} columns {list(columns)}")
-    if spec in columns:
-        return columns.index(spec)
-    raise ValueError(f"{what} {spec!r} is not a column; columns are {list(columns)}")
-
-
-def _concat(chunks: list) -> Chunk:
-    """All sequences of `chunks` in one chunk (an empty one for none)."""
-    return Chunk.concat(chunks) if chunks else Chunk([], np.zeros(1, dtype=np.int64), [], ())
+_log = logging.getLogger("readers")
 
 
 def _names(values, what: str) -> list:
@@ -70,30 +27,10 @@ def _names(values, what: str) -> list:
     return names
 
 
-def _shard_pairs(pairs, rank: int, world: int):
-    """The `(features, labels)` chunk pairs keeping sequence i when i % world == rank."""
-    base = 0
-    for fchunk, lchunk in pairs:
-        n = len(fchunk)
-        if world == 1:
-            yield fchunk, lchunk
-            continue
-        keep = np.arange((rank - base) % world, n, world)
-        base += n
-        if len(keep):
-            yield fchunk.take(keep), None if lchunk is None else lchunk.take(keep)
-
-
-class _Counted:
-    """The chunks of a stream, counting their sequences."""
-
-    def __init__(self, chunks):
-        self._chunks, self.total = chunks, 0
-
-    def __iter__(self):
-        for chunk in self._chunks:
-            self.total += len(chunk)
-            yield chunk
+def _positive(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{what} must be a positive int, got {value!r}")
+    return int(value)
 
 
 class SequenceBatches:
@@ -123,17 +60,32 @@ class SequenceBatches:
         shuffle, seed: shuffle the sequences each iteration. Iteration e (0,
             1, ...; see `set_epoch`) uses seed (seed, e), so runs with the same
             seed repeat and every epoch has its own order. Without a seed the
-            order is not reproducible.
+            order is not reproducible. Small data (see Scale) is shuffled in
+            memory (`shuffle_mode == "full"`); large data in bounded memory
+            (`"buffer"`): the units are shuffled, then a buffer of
+            sequences.
+        shuffle_buffer: the bounded shuffle's buffer, in sequences; giving
+            it asks for the bounded shuffle whatever the size (needs
+            shuffle=True). By default `default_shuffle_buffer` (10,000).
         drop_last: drop a final batch smaller than batch_size.
         bucket_by_length: batch sequences of similar length to cut padding:
             sequences (shuffled first when shuffle=True) are sorted by length
-            within windows of 50 batches, and with shuffle the batch order
-            is shuffled.
-        shard: (rank, world_size): this process gets features sequences i
-            with i % world_size == rank (of the shuffled order when
-            shuffling, which then needs a seed); shares are disjoint, cover
-            all and differ in size by at most one. "auto" reads RANK and
-            WORLD_SIZE (integers).
+            within windows of 50 batches (within the half of the buffer that
+            leaves it, for the bounded shuffle), and with shuffle the batch
+            order is shuffled.
+        shard: (rank, world_size): this process's share of the data (see
+            Scale); "auto" reads RANK and WORLD_SIZE (integers).
+        shard_by: "sequence": every process reads everything and keeps
+            features sequences i with i % world_size == rank (of the shuffled
+            order when shuffling, which then needs a seed); shares are
+            disjoint, cover all, differ in size by at most one, and w ranks
+            of batch b see the batches of one process of batch w*b. "unit":
+            each process reads only its units (`SequenceReader.units()`:
+            whole files, Parquet row groups, blocks of a long CSV), shares
+            balanced by rows (by bytes for CSV); ranks may then get
+            different numbers of batches. None (default): "unit" for large
+            data whose reader splits when several processes share it or it
+            is shuffled, else "sequence". `sharding` says which.
         allow_nan: keep NaN and inf in features and regression labels
             instead of raising.
 
@@ -164,12 +116,25 @@ class SequenceBatches:
     Class labels must be integers 0 .. num_classes-1; floats with an integral
     value (1.0, as a CSV parsed to numbers gives) are accepted, 1.5 is an error.
 
-    Memory: without shuffle or bucketing, batches stream: only the chunk
-    being read (a block of CSV files, or a Parquet record batch) and the
-    current batch are held, plus, when labels come in another order than
-    their features, the labels read ahead of their features. shuffle=True
-    or bucket_by_length=True read the whole data set into memory first (its
-    values, about 4-8 bytes each), again on every iteration.
+    Scale: data is small when the size its reader's units give (Parquet:
+    uncompressed row groups; CSV: file bytes) is at most
+    `small_data_bytes` (256 MiB), or when the reader does not split into
+    units. Small data is shared out by sequence and shuffled in memory;
+    large data by unit and shuffled in bounded memory. By unit, a long
+    table's sequence belongs to the unit holding its first row (its reader
+    reads on while the id goes on), so each id's rows must be together.
+    Under torch's DataLoader, `worker_share(worker_id, num_workers)` splits
+    a rank's share between its workers the same way. docs/data.md, "Several
+    processes", has the details.
+
+    Memory: without shuffle, batches stream: only the chunk being read (a
+    block of CSV files, a CSV block, a Parquet record batch) and the current
+    batch are held, plus, when labels come in another order than their
+    features, the labels read ahead of their features. bucket_by_length
+    alone holds 50 batches. The bounded shuffle holds its buffer (and about
+    half of it again while a half leaves). The full shuffle reads this
+    process's share into memory (its values, about 4-8 bytes each), again
+    on every iteration.
 
     Errors (`SequenceDataError`) name the file, row and column: NaN/inf,
     class labels out of range or not integral, lengths that differ under
@@ -178,19 +143,20 @@ class SequenceBatches:
     when one runs out), and a features reader with no sequence at all.
     """
 
+    small_data_bytes = 256 << 20          # data at most this size is small (see Scale)
+    default_shuffle_buffer = 10_000       # sequences in the bounded shuffle's buffer by default
+
     def __init__(self, features, labels=None, *, batch_size: int, num_classes: int | None = None,
                  label_column=None, regression: bool = False, align="equal_length",
                  sequence_labels: bool = False, classes=None, class_names=None, shuffle: bool = False,
                  seed=None, drop_last: bool = False, bucket_by_length: bool = False, shard=None,
-                 allow_nan: bool = False):
+                 shard_by: str | None = None, shuffle_buffer: int | None = None, allow_nan: bool = False):
         require_reader(features, "features")
         if labels is not None:
             require_reader(labels, "labels")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer))
-                                        or num_classes < 1):
-            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+        _positive(batch_size, "batch_size")
+        if num_classes is not None:
+            _positive(num_classes, "num_classes")
         try:
             self.align = Align(align)
         except ValueError:
@@ -216,9 +182,15 @@ class SequenceBatches:
                              "pass regression=True for raw labels")
         if sequence_labels and not labelled:
             raise ValueError("sequence_labels=True needs labels or label_column")
-        self.rank, self.world_size = _shard(shard)
+        self.rank, self.world_size = parse_shard(shard)
         if shuffle and seed is None and self.world_size > 1:
             raise ValueError("shuffle with shard needs a seed, so every rank draws the same order")
+        if shard_by not in (None, "sequence", "unit"):
+            raise ValueError(f"shard_by must be 'sequence', 'unit' or None, got {shard_by!r}")
+        if shuffle_buffer is not None:
+            _positive(shuffle_buffer, "shuffle_buffer")
+            if not shuffle:
+                raise ValueError("shuffle_buffer is the size of the shuffle buffer: it needs shuffle=True")
         self.features, self.labels = features, labels
         self.batch_size = int(batch_size)
         self.num_classes = None if regression or not labelled else int(num_classes)
@@ -227,38 +199,25 @@ class SequenceBatches:
         self.regression, self.sequence_labels, self.classes = regression, sequence_labels, classes
         self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
         self.bucket_by_length, self.allow_nan = bucket_by_length, allow_nan
+        self.shard_by, self.shuffle_buffer = shard_by, shuffle_buffer
+        self.worker, self.num_workers = 0, 1
         self.epoch = 0
+        # Without a seed: one drawn now, so that the worker shares of this object agree on orders.
+        self._seed = seed if seed is not None else np.random.SeedSequence().entropy
         self._plan = None
+        self._modes = None
+        self._logged = False
 
     # ---- columns ------------------------------------------------------------------------
     def _resolve(self) -> tuple:
-        """`(plan, features text map, labels text map)`, from the readers' columns."""
-        if self._plan is not None:
-            return self._plan
-        columns = tuple(self.features.columns)
-        feature_idx, label_idx, label_names, ftext, ltext = list(range(len(columns))), None, (), {}, {}
-        if self.label_column is not None:
-            specs = self.label_column if isinstance(self.label_column, (list, tuple)) else [self.label_column]
-            if len(specs) != 1 and not self.regression:
-                raise ValueError("classification takes one label_column")
-            label_idx = [column_index(s, columns, "label_column") for s in specs]
-            feature_idx = [i for i in feature_idx if i not in label_idx]
-            if not feature_idx:
-                raise ValueError("label_column leaves no feature column")
-            label_names = tuple(columns[i] for i in label_idx)
-            if self.classes is not None:
-                ftext = {label_idx[0]: self.classes}
-        elif self.labels is not None:
-            lcolumns = tuple(self.labels.columns)
-            label_idx = list(range(len(lcolumns))) if self.regression else [0]
-            label_names = tuple(lcolumns[i] for i in label_idx)
-            if self.classes is not None:
-                ltext = {0: self.classes}
-        plan = Plan(feature_idx, label_idx,
-                    tuple(columns[i] for i in feature_idx), label_names, self.num_classes,
-                    self.align, self.sequence_labels, self.allow_nan,
-                    None if self.class_names is None else tuple(self.class_names))
-        self._plan = plan, ftext, ltext
+        """`(plan, Sources)`, from the readers' columns."""
+        if self._plan is None:
+            plan, ftext, ltext = make_plan(
+                tuple(self.features.columns), None if self.labels is None else tuple(self.labels.columns),
+                label_column=self.label_column, regression=self.regression, classes=self.classes,
+                num_classes=self.num_classes, align=self.align, sequence_labels=self.sequence_labels,
+                allow_nan=self.allow_nan, class_names=self.class_names)
+            self._plan = plan, Sources(self.features, self.labels, ftext, ltext)
         return self._plan
 
     @property
@@ -283,37 +242,103 @@ class SequenceBatches:
             return self.num_classes
         return len(self.label_columns) or None
 
-    # ---- sizes and pairing --------------------------------------------------------------
-    def _mismatch(self, n_features: int, n_labels: int) -> SequenceDataError:
-        return SequenceDataError(
-            "feature and label readers hold different numbers of sequences",
-            source=f"features {self.features!r}, labels {self.labels!r}",
-            expected=f"{n_features} label sequences (one per features sequence)",
-            found=f"{n_features} features and {n_labels} labels sequences")
+    # ---- how the data is shared out and shuffled ----------------------------------------
+    def _decide(self) -> tuple:
+        """`(sharding, shuffle_mode)`, decided once (see Scale in the class docstring)."""
+        if self._modes is not None:
+            return self._modes
+        sources = self._resolve()[1]
+        several = self.world_size * self.num_workers > 1
+        auto = self.shard_by is None and (several or self.shuffle)        # by size
+        sized = auto or (self.shuffle and self.shuffle_buffer is None)
+        units = sources.units() if sized or self.shard_by == "unit" else None   # listing them costs
+        large = units is not None and sum(u.nbytes for u in units) > self.small_data_bytes
+        if self.shard_by == "unit":
+            if units is None:
+                raise ValueError(f"shard_by='unit': {self.features!r} does not split into units "
+                                 "(SequenceReader.units()); use shard_by='sequence'")
+            if not sources.can_split():
+                raise ValueError("shard_by='unit' cannot pair these labels unit by unit: they pair "
+                                 "by position; give both readers keys, or use shard_by='sequence'")
+        sharding = "unit" if self.shard_by == "unit" or (auto and large and sources.can_split()) \
+            else "sequence"
+        shuffle_mode = None if not self.shuffle else \
+            "buffer" if self.shuffle_buffer is not None or large else "full"
+        self._modes = sharding, shuffle_mode
+        return self._modes
 
-    def _empty(self) -> SequenceDataError:
-        return SequenceDataError("no sequences to batch", source=repr(self.features),
-                                 expected="at least one sequence", found="none")
+    @property
+    def sharding(self) -> str:
+        """How the data is shared out between processes: "sequence" or "unit" (see `shard_by`)."""
+        return self._decide()[0]
 
-    def _size(self) -> int:
-        """Sequences in the data set (TypeError when unknown before reading)."""
-        n = len(self.features)
-        if n == 0:
-            raise self._empty()
-        if self.labels is not None and len(self.labels) != n:
-            raise self._mismatch(n, len(self.labels))
-        return n
+    @property
+    def shuffle_mode(self) -> str | None:
+        """None (no shuffle), "full" (in memory) or "buffer" (bounded: units, then a buffer of sequences)."""
+        return self._decide()[1]
 
-    def _pair_keys(self) -> tuple:
-        """`(features pair_keys, labels pair_keys)`, or `(None, None)` to pair by position."""
-        fkey = getattr(self.features, "pair_keys", None)
-        lkey = getattr(self.labels, "pair_keys", None)
-        if fkey is None or lkey is None or fkey([]) is None or lkey([]) is None:
-            return None, None
-        return fkey, lkey
+    def _part(self) -> tuple:
+        """`(index, parts)`: this process's share among all ranks' workers (by sequence)."""
+        return self.rank + self.world_size * self.worker, self.world_size * self.num_workers
 
+    def _share(self, epoch: int) -> np.ndarray:
+        """int64: the units this process reads in `epoch`, in reading order."""
+        units = self._resolve()[1].units()
+        weights = np.array([u.weight for u in units], dtype=np.int64)
+        order = np.random.default_rng([self._seed, epoch, 1]).permutation(len(units)) if self.shuffle \
+            else np.arange(len(units))
+        mine = split_units(weights, order, self.world_size)[self.rank]
+        return split_units(weights, mine, self.num_workers)[self.worker]
+
+    def share(self, epoch: int | None = None) -> list | None:
+        """The `Unit`s this process reads in an epoch (by default the next iteration's), in order.
+
+        None when the data is shared out by sequence (every process reads it all).
+        """
+        if self.sharding != "unit":
+            return None
+        units = self._resolve()[1].units()
+        return [units[u] for u in self._share(self.epoch if epoch is None else int(epoch)).tolist()]
+
+    def worker_share(self, worker_id: int, num_workers: int) -> SequenceBatches:
+        """A copy that reads one DataLoader worker's part of this process's share.
+
+        The rank's share (`shard`) is split again between `num_workers`
+        workers the same way (by sequence, or by unit, balanced by rows), so
+        the workers of all ranks together read every sequence once. The copy
+        starts at this object's epoch. torch's `get_worker_info()` gives the
+        arguments; `seqkit.network.SequenceDataset` does this for you.
+
+        Raises:
+            ValueError: not `0 <= worker_id < num_workers`, or this object
+                is already a worker's share.
+        """
+        worker_id, num_workers = worker_split(worker_id, num_workers)
+        if self.num_workers != 1:
+            raise ValueError(f"this is already worker {self.worker}'s share of {self.num_workers}")
+        other = copy.copy(self)
+        other.worker, other.num_workers = worker_id, num_workers
+        other._modes = None                # decided again for the worker (see `sharding`)
+        return other
+
+    # ---- sizes --------------------------------------------------------------------------
     def __len__(self) -> int:
-        share = len(range(self.rank, self._size(), self.world_size))
+        """Batches of the next iteration; TypeError while the sequences of this share are unknown.
+
+        By unit, a share's count is known up front when its units' are (one
+        file per sequence, nested Parquet), not for a long table's blocks.
+        """
+        sources = self._resolve()[1]
+        if self.sharding == "unit":
+            units = sources.units()
+            counts = [units[u].sequences for u in self._share(self.epoch).tolist()]
+            if any(c is None for c in counts):
+                raise TypeError("the number of sequences of this share of a long table is known only "
+                                "after reading it")
+            share = sum(counts)
+        else:
+            index, parts = self._part()
+            share = len(range(index, sources.size(), parts))
         return share // self.batch_size if self.drop_last else math.ceil(share / self.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
@@ -323,69 +348,63 @@ class SequenceBatches:
     # ---- iteration ----------------------------------------------------------------------
     def __iter__(self):
         epoch, self.epoch = self.epoch, self.epoch + 1
-        plan, ftext, ltext = self._resolve()
-        try:
-            self._size()
-        except TypeError:
-            pass                   # unknown sizes are compared when a reader runs out
-        if self.shuffle or self.bucket_by_length:
-            return self._indexed(plan, ftext, ltext, epoch)
-        return self._streamed(plan, ftext, ltext)
+        plan, sources = self._resolve()
+        sharding, mode = self._decide()
+        if sharding == "sequence":
+            try:
+                sources.size()
+            except TypeError:
+                pass                   # unknown sizes are compared when a reader runs out
+        elif not sources.units():
+            raise sources.empty()
+        if not self._logged:
+            self._logged = True
+            _log.info("SequenceBatches: sharding=%s, shuffle_mode=%s, rank %d of %d, worker %d of %d",
+                      sharding, mode, self.rank, self.world_size, self.worker, self.num_workers)
+        return self._batches(plan, sources, epoch)
 
-    def _streamed(self, plan, ftext, ltext):
-        rows = self.batch_size * self.world_size          # sequences read per batch of this rank
-        features = _Counted(checked_chunks(self.features, ftext, rows=rows))
-        if self.labels is None:
-            pairs = ((chunk, None) for chunk in features)
+    def _batches(self, plan, sources, epoch: int):
+        sharding, mode = self._decide()
+        size, drop = self.batch_size, self.drop_last
+        by_labels = plan.label_rows is not None and not plan.sequence_labels
+        whole = self.world_size * self.num_workers == 1
+        rng = np.random.default_rng([self._seed, epoch])
+        units = self._share(epoch) if sharding == "unit" else None
+        if mode == "full":
+            pair = sources.all_in_memory(units, whole=whole)
+            if not len(pair[0]) and (sharding == "sequence" or whole):
+                raise sources.empty()
+            order = rng.permutation(len(pair[0]))
+            if sharding == "sequence":
+                index, parts = self._part()
+                order = order[index::parts]
+            batches = in_memory(pair, order, size, drop, bucket=self.bucket_by_length, by_labels=by_labels,
+                                rng=rng)
+            count = None
         else:
-            pairs = pair_stream(features, checked_chunks(self.labels, ltext, rows=rows),
-                                *self._pair_keys(), self._mismatch)
-        cursor = ChunkCursor(_shard_pairs(pairs, self.rank, self.world_size))
-        while True:
-            taken = cursor.take(self.batch_size)
-            if taken is None:
-                break
-            fchunk, lchunk = taken
-            if len(fchunk) < self.batch_size and self.drop_last:
-                break
+            if sharding == "unit":
+                pairs, count = sources.unit_pairs(units, size, whole=whole)
+            else:
+                index, parts = self._part()
+                pairs, count = sources.sequence_pairs(index, parts, size * parts)
+            if mode == "buffer":
+                rng = np.random.default_rng([self._seed, epoch, 2, self.rank, self.worker])
+                batches = buffered(pairs, size, drop, capacity=self.shuffle_buffer or self.default_shuffle_buffer,
+                                   rng=rng, bucket=self.bucket_by_length, by_labels=by_labels)
+            elif self.bucket_by_length:
+                batches = bucketed(pairs, size, drop, by_labels)
+            else:
+                batches = in_order(pairs, size, drop)
+        for fchunk, lchunk in batches:
             yield assemble(plan, fchunk, fchunk if lchunk is None else lchunk)
-        if features.total == 0:
-            raise self._empty()
-
-    def _indexed(self, plan, ftext, ltext, epoch: int):
-        fall = _concat(list(checked_chunks(self.features, ftext)))
-        if len(fall) == 0:
-            raise self._empty()
-        lall = fall
-        if self.labels is not None:
-            lall = _concat(list(checked_chunks(self.labels, ltext)))
-            fkey, lkey = self._pair_keys()
-            if fkey is not None:
-                lall = pair_indexed(fall, lall, fkey, lkey)
-            elif len(fall) != len(lall):
-                raise self._mismatch(len(fall), len(lall))
-        rng = np.random.default_rng(None if self.seed is None else [self.seed, epoch])
-        order = rng.permutation(len(fall)) if self.shuffle else np.arange(len(fall))
-        order = order[self.rank::self.world_size]                               # this rank's share
-        size = self.batch_size
-        if self.bucket_by_length:
-            length = fall.lengths
-            if plan.label_rows is not None and not plan.sequence_labels:
-                length = np.maximum(length, lall.lengths)
-            window = size * _BUCKET_WINDOW
-            order = np.concatenate([part[np.argsort(length[part], kind="stable")]
-                                    for part in np.split(order, range(window, len(order), window))]) \
-                if len(order) else order
-        batches = [order[i:i + size] for i in range(0, len(order), size)]
-        if batches and self.drop_last and len(batches[-1]) < size:
-            batches.pop()
-        if self.bucket_by_length and self.shuffle:
-            batches = [batches[i] for i in rng.permutation(len(batches))]
-        for index in batches:
-            fchunk = fall.take(index)
-            yield assemble(plan, fchunk, lall.take(index) if lall is not fall else fchunk)
+        if count is not None and count.total == 0 and (sharding == "sequence" or whole):
+            raise sources.empty()
 
     def __repr__(self) -> str:
+        extra = "".join(f", {name}={value!r}" for name, value in
+                        (("shard_by", self.shard_by), ("shuffle_buffer", self.shuffle_buffer))
+                        if value is not None)
+        worker = f", worker=({self.worker}, {self.num_workers})" if self.num_workers > 1 else ""
         return (f"SequenceBatches({self.features!r}, labels={self.labels!r}, batch_size={self.batch_size}, "
                 f"align={self.align.value!r}, shuffle={self.shuffle}, "
-                f"shard=({self.rank}, {self.world_size}))")
+                f"shard=({self.rank}, {self.world_size}){extra}{worker})")

@@ -68,7 +68,10 @@ class SequenceReader:
     Readers that hold their data column by column (the built-in CSV and
     Parquet readers) implement `chunks()` and `columns` instead, and get
     `records()` from the base class. `pair_keys()` says how sequences pair
-    with another reader's (by key unless overridden).
+    with another reader's (by key unless overridden). `units()` and
+    `read_units()` let `SequenceBatches` give each process only its share
+    (whole files, Parquet row groups, blocks of a long CSV); a reader
+    without them is shared out by sequence (every process reads it all).
 
     Shape:
         a record's values: `[T, C]`; a chunk: C channels `[R]` and offsets
@@ -139,6 +142,33 @@ class SequenceReader:
             two readers (`feat_3`, `lab_3`) to the key they share (`3`).
         """
         return [str(k) for k in keys]
+
+    # ---- sharding by unit (optional) ----------------------------------------------------
+    def units(self) -> list | None:
+        """The `Unit`s this reader's data splits into, in reader order; None: it does not split.
+
+        A process that reads some units with `read_units` gets exactly the
+        sequences those units own, and the units together own every
+        sequence once. Here: None, so `SequenceBatches` shares this reader
+        out by sequence. The built-in readers split into whole files (one
+        file per sequence), Parquet row groups, and byte blocks of a long
+        CSV table.
+        """
+        return None
+
+    def read_units(self, units, classes: dict | None = None, *,
+                   rows: int | None = None) -> Iterator[Chunk]:
+        """The sequences owned by `units` (indexes into `units()`), unit after unit in that order.
+
+        Args:
+            units: unit indexes, in the order to read them.
+            classes, rows: as for `chunks()`.
+
+        Raises:
+            NotImplementedError: the reader has no units (`units()` is None).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not split into units; "
+                                  "use SequenceBatches(shard_by='sequence')")
 
     # ---- derived ------------------------------------------------------------------------
     @property
@@ -329,19 +359,22 @@ def require_reader(reader, what: str) -> None:
 
 
 def checked_chunks(reader, classes: dict | None = None, *, rows: int | None = None,
-                   columns: tuple | None = None) -> Iterator[Chunk]:
+                   columns: tuple | None = None, units=None) -> Iterator[Chunk]:
     """`reader.chunks(classes, rows=rows)`, each checked to be a `Chunk` with the reader's columns.
 
     Args:
         reader: a `SequenceReader`.
         classes, rows: as for `SequenceReader.chunks`.
         columns: the columns every chunk must have; by default `reader.columns`.
+        units: unit indexes: read `reader.read_units(units, ...)` instead.
 
     Raises:
         SequenceDataError: a chunk that is not a `Chunk`, or has other columns.
     """
     want = tuple(reader.columns) if columns is None else tuple(columns)
-    for chunk in reader.chunks(classes, rows=rows):
+    source = reader.chunks(classes, rows=rows) if units is None else \
+        reader.read_units(units, classes, rows=rows)
+    for chunk in source:
         if not isinstance(chunk, Chunk):
             raise SequenceDataError(f"{reader!r}.chunks() yielded something else than a readers.Chunk",
                                     expected="a readers.Chunk", found=type(chunk).__name__)

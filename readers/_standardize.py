@@ -26,14 +26,28 @@ class Standardizer:
     ``len()`` and ``set_epoch`` through, so shuffling and progress bars work as
     on the wrapped batches.
 
+    ``Standardizer(per_sequence=True)`` z-normalises each sequence on its own
+    instead (per channel, over that sequence's real steps: what the UCR/UEA
+    archive expects); it needs no fitting and holds no statistics.
+
     Shape:
         mean, std: ``[F]`` float64; batches' features ``[N, F, T]``.
 
     Attributes:
         columns: the feature names it was fitted on, when known, else None.
+        per_sequence: True for per-sequence z-normalisation.
     """
 
-    def __init__(self, mean, std, columns=None):
+    def __init__(self, mean=None, std=None, columns=None, *, per_sequence: bool = False):
+        self.per_sequence = bool(per_sequence)
+        if self.per_sequence:
+            if mean is not None or std is not None:
+                raise ValueError("Standardizer(per_sequence=True) takes no mean or std: each sequence is "
+                                 "normalised by its own")
+            mean, std = (), ()
+        elif mean is None or std is None:
+            raise ValueError("Standardizer needs mean and std (use Standardizer.fit(batches)), or "
+                             "per_sequence=True")
         self.columns = None if columns is None else [str(c) for c in columns]
         self.mean = np.asarray(mean, dtype=np.float64).reshape(-1)          # [F]
         self.std = np.asarray(std, dtype=np.float64).reshape(-1)            # [F]
@@ -85,7 +99,7 @@ class Standardizer:
             SequenceDataError: a column the standardizer was fitted on is
                 missing, or the data has one it was not fitted on (both named).
         """
-        if self.columns is None or columns is None:
+        if self.per_sequence or self.columns is None or columns is None:
             return self
         given = [str(c) for c in columns]
         if given == self.columns:
@@ -106,6 +120,8 @@ class Standardizer:
         (``__call__`` matches a ``SequenceBatches``' columns by name first).
         """
         x = batch.features
+        if self.per_sequence:
+            return replace(batch, features=_per_sequence(x, batch.features_mask))
         if x.shape[1] != self.mean.size:
             raise ValueError(f"Standardizer: fitted on {self.mean.size} features, "
                              f"got a batch with {x.shape[1]} (features shape {x.shape})")
@@ -123,15 +139,36 @@ class Standardizer:
 
     def to_dict(self) -> dict:
         """JSON-safe statistics, for saving beside a model."""
+        if self.per_sequence:
+            return {"per_sequence": True}
         return {"mean": self.mean.tolist(), "std": self.std.tolist(), "columns": self.columns}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Standardizer":
         """The inverse of :meth:`to_dict`."""
+        if data.get("per_sequence"):
+            return cls(per_sequence=True)
         return cls(data["mean"], data["std"], data.get("columns"))
 
     def __repr__(self) -> str:
-        return f"Standardizer(features={self.mean.size})"
+        return "Standardizer(per_sequence=True)" if self.per_sequence else f"Standardizer(features={self.mean.size})"
+
+
+def _per_sequence(x: np.ndarray, mask) -> np.ndarray:
+    """Each sequence and channel z-normalised over its real steps; padding stays 0 (a constant
+    channel is only centred).
+
+    Shape:
+        x ``[N, F, T]``; mask ``[N, T]`` or None; returns ``[N, F, T]`` float32.
+    """
+    w = np.ones((x.shape[0], 1, x.shape[2])) if mask is None else np.asarray(mask, np.float64)[:, None, :]
+    count = np.maximum(w.sum(axis=2, keepdims=True), 1.0)                   # [N, 1, 1]
+    xf = np.asarray(x, np.float64)
+    mean = (xf * w).sum(axis=2, keepdims=True) / count                      # [N, F, 1]
+    var = (((xf - mean) * w) ** 2).sum(axis=2, keepdims=True) / count       # [N, F, 1]
+    std = np.sqrt(var)
+    out = (xf - mean) / np.where(std > 0, std, 1.0) * w                     # [N, F, T]
+    return out.astype(np.float32)
 
 
 class StandardizedBatches:
@@ -154,6 +191,10 @@ class StandardizedBatches:
         """Pass the epoch to the wrapped batches (reproducible per-epoch shuffling)."""
         if hasattr(self.batches, "set_epoch"):
             self.batches.set_epoch(epoch)
+
+    def worker_share(self, worker_id: int, num_workers: int) -> "StandardizedBatches":
+        """The wrapped batches' `worker_share`, standardised the same way (see `SequenceBatches.worker_share`)."""
+        return StandardizedBatches(self.batches.worker_share(worker_id, num_workers), self.standardizer)
 
     def __getattr__(self, name):
         # Everything else (num_features, feature_columns, ...) comes from the wrapped batches.

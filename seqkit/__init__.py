@@ -32,19 +32,21 @@ __all__ = [
     "all_reduce_evaluation",
     "layers",
     "load",
+    "load_keras",
+    "models",
     "network",
     "options",
 ]
 
 #: Where each lazily loaded public name lives (a submodule, or a name in one). ``evaluation`` and
 #: ``reports`` are not in ``__all__`` but were always reachable as ``seqkit.evaluation``; they stay so.
-_SUBMODULES = ("evaluation", "layers", "network", "reports")
+_SUBMODULES = ("evaluation", "layers", "models", "network", "reports")
 _LAZY = {
     **{name: "evaluation" for name in ("Evaluation", "EvaluationBinary", "ROC", "ROCMultiClass",
                                        "RegressionEvaluation", "all_reduce_evaluation")},
     **{name: "network" for name in ("Checkpoint", "EarlyStopping", "FitState", "InputType", "Listener",
                                     "ModelFileError", "NonFiniteLossError", "ProgressBar",
-                                    "ScoreListener", "Sequential", "load", "options")},
+                                    "ScoreListener", "Sequential", "load", "load_keras", "options")},
 }
 
 

@@ -1,9 +1,13 @@
-"""Test-wide settings: CUDA marker, hypothesis profiles, the Keras backend."""
+"""Test-wide settings: CUDA marker, hypothesis profiles, the Keras backend and its device."""
 
 import os
 
 # Keras parity tests run Keras 3 on its torch backend; this must be set before keras is imported.
 os.environ.setdefault("KERAS_BACKEND", "torch")
+# ... on the CPU, also on a GPU host: Keras's torch backend picks "cuda" when torch sees a GPU
+# (keras/src/backend/torch/core.py reads KERAS_TORCH_DEVICE once, at import, before that choice).
+# CUDA_VISIBLE_DEVICES cannot be used: the CUDA-marked tests need the GPU in the same process.
+os.environ.setdefault("KERAS_TORCH_DEVICE", "cpu")
 
 import pytest
 from hypothesis import HealthCheck, settings

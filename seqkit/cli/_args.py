@@ -68,7 +68,7 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, labels: bool = True
         group.add_argument("--labels", metavar="LABELS",
                            help="a second source holding the labels, numbered like SOURCE (DL4J's "
                                 "separate label files)")
-    group.add_argument("--format", choices=FORMATS, help="csv or parquet (default: from the name)")
+    group.add_argument("--format", choices=FORMATS, help="csv, parquet or ts (default: from the name)")
     group.add_argument("--skip-lines", type=_non_negative,
                        help="CSV lines to skip at the top of each file (default: 1 when the first "
                             "line is a header, else 0)")

@@ -23,6 +23,8 @@ if sys.version_info >= (3, 11):
 else:                                                       # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+import readers
+
 from .._errors import ConfigError
 from ..network import BACKPROP, SCHEDULES, UPDATERS, WEIGHT_INITS, Sequential
 from ._data import ALIGNS, FORMATS, BatchSpec, SourceSpec
@@ -148,6 +150,7 @@ TRAIN_FIELDS = {
     "checkpoint_every_iterations": optional(integer(1)),
     "keep_last": optional(integer(1)),
     "early_stopping": lambda v, k: check_table(v, k, EARLY_STOPPING_FIELDS),
+    "validation_split": optional(number(0, above=True, below=1)),
 }
 
 OUTPUT_FIELDS = {
@@ -161,7 +164,7 @@ TOP_FIELDS = {"data": lambda v, k: v, "layers": lambda v, k: v, "network": lambd
               "train": lambda v, k: v, "output": lambda v, k: v}
 
 TRAIN_DEFAULTS = {"epochs": 10, "checkpoint_every_epochs": 1, "checkpoint_every_iterations": None,
-                  "keep_last": 3, "early_stopping": None}
+                  "keep_last": 3, "early_stopping": None, "validation_split": None}
 OUTPUT_DEFAULTS = {"dir": None, "model": "model.seqkit", "metrics": "metrics.jsonl",
                    "report": "report.html"}
 
@@ -264,6 +267,7 @@ def _check_data(value, base: str) -> tuple[dict, BatchSpec, bool]:
                                   "regression", "sequence_labels", "label_column", "seed",
                                   "bucket_by_length", "allow_nan") if k in data}
     batch["shuffle"] = data.get("shuffle", True)
+    batch.update(_ts_labels(splits["train"], data))
     spec = BatchSpec(**batch)
     if spec.regression:
         for name in ("classes", "class_names", "num_classes"):
@@ -291,6 +295,19 @@ def _check_data(value, base: str) -> tuple[dict, BatchSpec, bool]:
             raise ConfigFileError("no labels: give label_column in [data] or labels in this table",
                                   key=f"data.{split}")
     return splits, spec, data.get("normalize", True)
+
+
+def _ts_labels(train: SourceSpec, data: dict) -> dict:
+    """For a ``.ts`` training file without label settings: its ``@classLabel`` classes, one label per series."""
+    given = ("regression", "num_classes", "classes", "class_names", "label_column")
+    try:
+        if train.file_format() != "ts" or any(data.get(k) not in (None, False) for k in given):
+            return {}
+        classes = readers.TSFileReader(train.path).classes
+    except (CliError, OSError, readers.SequenceDataError):
+        return {}                                   # reported when the data is read
+    return {} if classes is None else {"classes": classes, "num_classes": len(classes), "label_column": "class",
+                                       "sequence_labels": True}
 
 
 def _n_outputs(spec: BatchSpec) -> int | None:
@@ -328,9 +345,12 @@ def parse_config(data: dict, *, file: str | None = None, base: str | None = None
         _check_network(config)
     except ConfigFileError as err:
         raise err.in_file(file) if file else err from None
-    if train["early_stopping"] is not None and "validation" not in splits:
-        raise ConfigFileError("early stopping needs a validation split ([data.validation])",
-                              key="train.early_stopping", file=file)
+    if train["validation_split"] is not None and "validation" in splits:
+        raise ConfigFileError("give a validation split ([data.validation]) or [train] validation_split, "
+                              "not both", key="train.validation_split", file=file)
+    if train["early_stopping"] is not None and "validation" not in splits and train["validation_split"] is None:
+        raise ConfigFileError("early stopping needs a validation split ([data.validation] or "
+                              "[train] validation_split)", key="train.early_stopping", file=file)
     return config
 
 

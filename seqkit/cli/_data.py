@@ -21,11 +21,12 @@ from ._errors import CliError
 __all__ = ["ALIGNS", "BatchSpec", "FORMATS", "SourceSpec", "detect_format", "make_batches",
            "parse_column"]
 
-FORMATS = ("csv", "parquet")
+FORMATS = ("csv", "parquet", "ts")
 ALIGNS = tuple(a.value for a in readers.Align)
 _PLACEHOLDER = re.compile(r"%(?:0[1-9])?d|\{\}")
 _PARQUET_EXT = (".parquet", ".pq", ".parq")
 _CSV_EXT = (".csv", ".tsv", ".txt", ".dat")
+_TS_EXT = (".ts",)                      # the sktime/aeon format (UEA/UCR archives)
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$|^\s*[-+]?(nan|inf)\s*$", re.I)
 
 
@@ -42,11 +43,13 @@ def _by_extension(path: str) -> str | None:
         return "parquet"
     if lower.endswith(_CSV_EXT):
         return "csv"
+    if lower.endswith(_TS_EXT):
+        return "ts"
     return None
 
 
 def detect_format(path: str) -> str:
-    """``"csv"`` or ``"parquet"`` from a path's extension, or from the files a directory holds.
+    """``"csv"``, ``"parquet"`` or ``"ts"`` from a path's extension, or from the files a directory holds.
 
     Raises:
         CliError: the format cannot be told; the message says to pass it.
@@ -75,7 +78,8 @@ class SourceSpec:
         labels: a second source holding the labels (DL4J's separate label
             files), numbered like ``path`` when that is a pattern.
         start, end: the numbers of a numbered pattern.
-        format: ``"csv"`` or ``"parquet"``; None tells it from the path.
+        format: ``"csv"``, ``"parquet"`` or ``"ts"`` (one sktime/aeon ``.ts``
+            file); None tells it from the path.
         skip_lines: CSV lines to skip at the top of each file; None: 1 when
             the first line of the first file looks like a header (every field
             text, and the next line has a number), else 0.
@@ -145,6 +149,11 @@ class SourceSpec:
                 and "://" not in path:
             raise FileNotFoundError(2, "no such file or directory", path)
         fmt = self.format or detect_format(path)
+        if fmt == "ts":
+            if labels or self.start is not None or columns is not None:
+                raise CliError("a .ts file holds its own labels, one file per split: no labels source, "
+                               "numbered pattern or columns")
+            return readers.TSFileReader(path)
         source = self._source(path)
         if fmt == "parquet":
             if self.skip_lines or self.delimiter != ",":
@@ -273,6 +282,10 @@ def make_batches(source: SourceSpec, spec: BatchSpec, *, labelled: bool = True, 
         return readers.SequenceBatches(reader, batch_size=size, align=spec.align,
                                        allow_nan=spec.allow_nan, shard=shard)
     reader = source.reader()
+    if isinstance(reader, readers.TSFileReader) and reader.classes is not None and labels is None \
+            and spec.label_column is None and not spec.regression:
+        # A .ts file's classes come from its @classLabel header; one label per series.
+        spec = replace(spec, label_column="class", classes=spec.classes or reader.classes, sequence_labels=True)
     label_column = None if labels is not None else spec.label_column
     if labels is None and label_column is None:
         raise CliError(f"{source.describe()}: no labels; give a label column (label_column, "

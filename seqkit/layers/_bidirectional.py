@@ -13,7 +13,7 @@ from .._errors import ConfigError
 from ._base import Layer, layer_trait
 from ._last_time_step import call_inner, inner_output_shape, split_output, wrapper_input_layouts
 from ._mask import check_mask
-from ._recurrent import flat_tensors
+from ._recurrent import StepMask, flat_tensors
 
 __all__ = ["Bidirectional", "MERGE_MODES"]
 
@@ -155,6 +155,12 @@ class Bidirectional(Layer):
     def mixes_steps(self) -> bool:
         return bool(layer_trait(self.forward_layer, "mixes_steps"))
 
+    @property
+    def takes_step_mask(self) -> bool:
+        """The forward layer's: a ``StepMask`` (with its CPU copy) goes to both directions, the
+        backward one reversed, so neither reads the mask back from the device."""
+        return bool(layer_trait(self.forward_layer, "takes_step_mask"))
+
     def compute_mask(self, x: torch.Tensor, mask=None):
         """The forward layer's :meth:`~seqkit.layers.Layer.compute_mask` (the mask its steps follow)."""
         return layer_trait(self.forward_layer, "compute_mask")(x, mask)
@@ -210,12 +216,19 @@ class Bidirectional(Layer):
             raise ValueError(f"Bidirectional: input must be [N, F, T] (or [N, C, T, *spatial]), "
                              f"got {shape}")
         self._build_like(x)
-        if mask is not None:
+        if isinstance(mask, StepMask):
+            check_mask(mask.values, x, "Bidirectional")                  # shape check only
+            if not self.takes_step_mask:                                 # an inner layer taking [N, T]
+                mask = mask.values
+        elif mask is not None:
             mask = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(mask)
             check_mask(mask, x, "Bidirectional")                         # shape check only
         init_f, init_b = self._split_states(initial_state, "initial_state")
         y_f, st_f = split_output(call_inner(self.forward_layer, x, mask, init_f))
-        rev_mask = mask.flip(1) if mask is not None else None            # [N, T] reversed
+        if mask is None:
+            rev_mask = None
+        else:                                                            # [N, T] reversed (and its CPU copy)
+            rev_mask = mask.flip() if isinstance(mask, StepMask) else mask.flip(1)
         y_b, st_b = split_output(call_inner(self.backward_layer, x.flip(2), rev_mask, init_b))
         if y_b.dim() == x.dim():                                         # a sequence: back to input order
             y_b = y_b.flip(2)

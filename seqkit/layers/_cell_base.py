@@ -23,6 +23,7 @@ import torch
 from .._errors import ConfigError
 from ._activations import activation_name, get_activation
 from ._base import Layer
+from ._kernel_precision import layer_in_weight_dtype
 
 __all__ = ["DropoutCtx", "RNNCellBase", "check_rate", "resolve_activation", "set_lstm_options", "state_sizes"]
 
@@ -137,11 +138,19 @@ class RNNCellBase(Layer):
         return self.units if len(self.state_keys) == 1 else (self.units,) * len(self.state_keys)
 
     # -- protocol -----------------------------------------------------------------
+    def _a_weight(self) -> torch.Tensor | None:
+        """Any parameter (for the cell's dtype), or None before it is built."""
+        return next(self.parameters(), None)
+
+    @layer_in_weight_dtype
     def forward(self, x_t: torch.Tensor, states) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """One step: ``(out [N, H], new_states)`` for ``x_t`` ``[N, F]`` and ``states``.
 
         Dropout, when set, applies in training with fresh masks at each call
-        (inside :class:`RNN` one mask is drawn per sequence instead).
+        (inside :class:`RNN` one mask is drawn per sequence instead). Under
+        autocast the step runs in the weights' dtype, as the recurrent layers
+        do (see :mod:`seqkit.layers._kernel_precision`): a bfloat16 ``x_t`` is
+        cast up and the output and states are float32.
         """
         name = type(self).__name__
         if not isinstance(x_t, torch.Tensor) or x_t.dim() != 2:

@@ -32,6 +32,7 @@ from torch import nn
 from .._errors import ConfigError
 from ._base import Layer
 from ._checks import check_feature_count, check_positive_int, describe_activation, layer_activation
+from ._float32 import cudnn_call
 from ._zeroing import check_any_mask, zero_masked
 
 __all__ = ["Conv2D", "Subsampling2D", "keras_conv_weights", "load_keras_conv_weights", "same_pads"]
@@ -253,11 +254,14 @@ class Conv2D(_Spatial2D):
         pads = self._explicit_pads(x)
         if pads is not None:
             x = F.pad(x, pads)                                             # zeros on H and W only
+        stride, dilation = self.stride, self.dilation                      # seqkit's float32 mode on CUDA
         if x.dim() == 4:                                                   # [N, C, H, W]
-            return F.conv2d(x, self.weight, self.bias, stride=self.stride, dilation=self.dilation)
+            return cudnn_call(lambda v, w, b: F.conv2d(v, w, b, stride=stride, dilation=dilation),
+                              x, self.weight, self.bias)
         # [N, C, T, H, W]: a depth-1 3-D kernel is the 2-D kernel on every frame
-        return F.conv3d(x, self.weight.unsqueeze(2), self.bias, stride=(1, *self.stride),
-                        dilation=(1, *self.dilation))                      # [N, C_out, T, H_out, W_out]
+        return cudnn_call(lambda v, w, b: F.conv3d(v, w.unsqueeze(2), b, stride=(1, *stride),
+                                                   dilation=(1, *dilation)),
+                          x, self.weight, self.bias)                       # [N, C_out, T, H_out, W_out]
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         z = self.preactivation(x)

@@ -33,6 +33,7 @@ from .._errors import ConfigError
 from ._base import Layer
 from ._checks import check_feature_count, check_positive_int, describe_activation, layer_activation
 from ._conv import keras_conv_weights, load_keras_conv_weights, same_pads
+from ._float32 import cudnn_call
 from ._mask import check_mask
 from ._zeroing import zero_masked
 
@@ -156,7 +157,9 @@ class Conv1D(Layer):
         left, right = self._pads()
         if left or right:
             x = F.pad(x, (left, right))                                       # zeros on T only
-        return F.conv1d(x, self.weight, self.bias, dilation=self.dilation)   # [N, H, T]
+        dilation = self.dilation                                          # seqkit's float32 mode on CUDA
+        return cudnn_call(lambda v, w, b: F.conv1d(v, w, b, dilation=dilation),
+                          x, self.weight, self.bias)                          # [N, H, T]
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """``activation(conv(x))`` with masked input steps zeroed first and masked outputs zero.

@@ -21,6 +21,7 @@ from torch import nn
 from .._errors import ConfigError
 from ._cell_base import check_rate, resolve_activation
 from ._conv import same_pads
+from ._float32 import cudnn_call
 from ._recurrent import Recurrent, State, StepMask, masked_loop
 
 __all__ = ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
@@ -191,16 +192,19 @@ class _ConvLSTM(Recurrent):
                 padding = tuple(a for a, _ in pads)
             else:                                        # odd total: the extra pixel after (Keras, torch)
                 frames = F.pad(frames, [p for a, b in reversed(pads) for p in (a, b)])
-        return conv(frames, self.weight_ih, self.bias, stride=self.strides, padding=padding,
-                    dilation=self.dilation_rate)
+        strides, dilation = self.strides, self.dilation_rate            # seqkit's float32 mode on CUDA
+        return cudnn_call(lambda v, w, b: conv(v, w, b, stride=strides, padding=padding, dilation=dilation),
+                          frames, self.weight_ih, self.bias)
 
     def _recurrent_conv(self, h: torch.Tensor) -> torch.Tensor:
         """``[N, F, *S'] -> [N, 4F, *S']``: stride 1, "same", no dilation."""
         pads = [((k - 1) // 2, k - 1 - (k - 1) // 2) for k in self.kernel_size]
+        conv = _CONV[self.rank]
         if all(a == b for a, b in pads):
-            return _CONV[self.rank](h, self.weight_hh, None, padding=tuple(a for a, _ in pads))
-        h = F.pad(h, [p for a, b in reversed(pads) for p in (a, b)])    # even kernel: extra after
-        return _CONV[self.rank](h, self.weight_hh, None)
+            padding = tuple(a for a, _ in pads)
+        else:
+            h, padding = F.pad(h, [p for a, b in reversed(pads) for p in (a, b)]), 0  # even kernel: extra after
+        return cudnn_call(lambda v, w: conv(v, w, None, padding=padding), h, self.weight_hh)
 
     # -- the step loop ------------------------------------------------------------------
     def _dropout_masks(self, x: torch.Tensor, state: State):

@@ -6,7 +6,8 @@ takes the fused kernel (``torch.lstm``, ``torch.gru``, ``torch.rnn_tanh`` or
 configuration allows: default activations, no recurrent dropout in training,
 and no mask or a mask whose real steps form one run per example. Otherwise it
 falls back to the step loop of :class:`RNN`. (GRU and SimpleRNN take their
-hand-written loops instead on the CPU and for masks with gaps.)
+hand-written loops instead on the CPU and for masks with gaps; LSTM takes
+GravesLSTM's hand-written loop with zero peepholes for masks with gaps.)
 
 Masked batches (one run per example) stay on the padded kernel call:
 
@@ -33,6 +34,21 @@ last real step, exact in float32 and float64, without
 The column costs one concatenation of the input, so it is added only when
 the state is needed; otherwise, as for GRU and SimpleRNN, the outputs are
 zeroed by one multiplication.
+
+No host-device sync: which path to take is decided from the CPU copy of the
+mask (:class:`StepMask`); the run starts and lengths the kernels need on the
+device come from it by one non-blocking copy (or are computed on the device
+when there is no CPU copy), and every index built from them is built there.
+
+cuDNN weights: cuDNN wants one flat weight buffer in its own layout; given
+separate tensors it allocates and fills one on every call (and warns). On
+CUDA the layer keeps its parameters as views into such a buffer, as
+``torch.nn.LSTM`` does (:meth:`FusedRecurrent.flatten_parameters`, after
+``.to()`` and whenever the parameters were replaced); the names, shapes and
+``state_dict`` are unchanged. LSTM and SimpleRNN have one bias where torch has
+two: the second, zero, is a cached tensor in the same buffer, not a
+parameter. Every kernel call runs in seqkit's float32 mode (see
+:mod:`seqkit.layers._float32`).
 """
 
 from __future__ import annotations
@@ -42,6 +58,7 @@ import warnings
 
 import torch
 
+from ._float32 import cudnn_call
 from ._recurrent import State, StepMask
 from ._rnn import RNN
 
@@ -61,14 +78,19 @@ def _kernel(kind: str, xs: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor | No
     return op(xs, h0, weights, has_bias, 1, 0.0, train, False, False)
 
 
-def _call(kind, xs, h0, c0, weights):
+def _call(kind, xs, h0, c0, weights, flat: bool = True):
+    """The kernel in seqkit's float32 mode; ``flat``: the weights are one cuDNN buffer (if not,
+    cuDNN copies them into one and warns, which is expected then and silenced)."""
     h0 = h0.contiguous()                       # cuDNN wants contiguous states (a user's may be views)
     c0 = c0.contiguous() if c0 is not None else None
-    if xs.is_cuda:
-        with warnings.catch_warnings():        # our weights are not one flat cuDNN buffer
+
+    def call(xs_, h0_, c0_, *w):
+        return _kernel(kind, xs_, h0_, c0_, list(w))
+    if xs.is_cuda and not flat:
+        with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
-            return _kernel(kind, xs, h0, c0, weights)
-    return _kernel(kind, xs, h0, c0, weights)
+            return cudnn_call(call, xs, h0, c0, *weights)
+    return cudnn_call(call, xs, h0, c0, *weights)
 
 
 def _saturating_weights(weights: list[torch.Tensor], units: int) -> list[torch.Tensor]:
@@ -80,9 +102,12 @@ def _saturating_weights(weights: list[torch.Tensor], units: int) -> list[torch.T
 
 @functools.lru_cache(maxsize=32)
 def _saturating_column(units: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``[4H, 1]``: -S (gate i), +S (f), 0 (g), -S (o); built on ``device`` (no host copy)."""
     with torch.inference_mode(False), torch.no_grad():                  # a plain, shareable constant
-        sign = torch.tensor([-1.0, 1.0, 0.0, -1.0], dtype=dtype)         # gates i, f, g, o
-        return (sign * _SATURATE).repeat_interleave(units).unsqueeze(1).to(device)
+        col = torch.full((4, units), -_SATURATE, dtype=dtype, device=device)   # gates i, f, g, o
+        col[1] = _SATURATE
+        col[2] = 0.0
+        return col.reshape(4 * units, 1)
 
 
 def gather_steps(xs: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -94,25 +119,27 @@ def gather_steps(xs: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     return xs.gather(0, idx.unsqueeze(2).expand(-1, -1, xs.shape[2]))
 
 
-def shift_indices(mask: StepMask, device) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+def shift_indices(mask: StepMask) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """Gather indices moving each one-run example to start at t=0, and back.
 
-    Returns ``(None, None)`` when every run already starts at 0.
+    Returns ``(None, None)`` when every run already starts at 0. Built on the
+    mask's device from :meth:`StepMask.device_runs` (no host-device sync).
 
     Shape:
-        returns two int64 ``[T, N]`` on ``device``: ``to_start[t, n] = (t + start_n) mod T``
-        and ``back[t, n] = (t - start_n) mod T``.
+        returns two int64 ``[T, N]``: ``to_start[t, n] = (t + start_n) mod T`` and
+        ``back[t, n] = (t - start_n) mod T``.
     """
     if not mask.shifted:
         return None, None
-    starts = mask.runs()[0]                                              # host int64 [N]
+    starts = mask.device_runs()[0]                                       # [N] on the device
     t = mask.values.shape[1]
-    steps = torch.arange(t)[:, None]                                     # [T, 1]
-    return ((steps + starts) % t).to(device), ((steps - starts) % t).to(device)
+    steps = torch.arange(t, device=starts.device)[:, None]               # [T, 1]
+    return (steps + starts) % t, (steps - starts) % t
 
 
 def fused_run(kind: str, x: torch.Tensor, mask: StepMask | None, state: State,
-              weights: list[torch.Tensor], need_state: bool) -> tuple[torch.Tensor, State | None]:
+              weights: list[torch.Tensor], need_state: bool, *,
+              flat: bool = True) -> tuple[torch.Tensor, State | None]:
     """Run a fused kernel over ``x`` with the masking semantic (see the module docstring).
 
     Args:
@@ -122,6 +149,7 @@ def fused_run(kind: str, x: torch.Tensor, mask: StepMask | None, state: State,
         state: ``{"h": [N, H]}`` (and ``"c"`` for LSTM).
         weights: ``[weight_ih, weight_hh(, bias_ih, bias_hh)]`` in torch's layout.
         need_state: compute the final states (else None is returned for them).
+        flat: the weights are views of one cuDNN buffer (see :class:`FusedRecurrent`).
 
     Returns:
         ``(y [N, H, T], final_state or None)``.
@@ -131,7 +159,7 @@ def fused_run(kind: str, x: torch.Tensor, mask: StepMask | None, state: State,
     h0 = state["h"]
     c0 = state["c"].unsqueeze(0) if kind == "lstm" else None
     if mask is None:
-        out = _call(kind, xs, h0.unsqueeze(0), c0, weights)
+        out = _call(kind, xs, h0.unsqueeze(0), c0, weights, flat)
         final = None
         if need_state:
             final = {"h": out[1][0]}
@@ -140,25 +168,27 @@ def fused_run(kind: str, x: torch.Tensor, mask: StepMask | None, state: State,
         return out[0].permute(1, 2, 0), final                            # [N, H, T]
 
     if not mask.padded:                                                  # every step is real
-        return fused_run(kind, x, None, state, weights, need_state)
-    _, lengths, _ = mask.runs()                                          # host int64 [N]
-    to_start, back = shift_indices(mask, x.device)
+        return fused_run(kind, x, None, state, weights, need_state, flat=flat)
+    to_start, back = shift_indices(mask)
     if to_start is not None:                                             # run n begins at t=0
         xs = gather_steps(xs, to_start)
     lstm = kind == "lstm"
     saturate = lstm and need_state                                       # the final c is needed
+    dev = x.device
     if saturate:                                                         # i=0, f=1, o=0 after the run
-        after = (torch.arange(t)[:, None] >= lengths[None, :]).to(x.device, x.dtype)  # [T, N]
+        lengths = mask.device_runs()[1]                                  # [N] on the device
+        after = (torch.arange(t, device=dev)[:, None] >= lengths[None, :]).to(x.dtype)  # [T, N]
         xs = torch.cat([xs, after.unsqueeze(2)], dim=2)                  # [T, N, F+1]
         weights = _saturating_weights(weights, h0.shape[1])
-    out = _call(kind, xs, h0.unsqueeze(0), c0, weights)
+        flat = False                                                     # a new w_ih: cuDNN copies
+    out = _call(kind, xs, h0.unsqueeze(0), c0, weights, flat)
     ys = out[0]                                                          # [T, N, H], shifted
     final = None
     if need_state:
-        dev = x.device
-        last = (lengths - 1).clamp(min=0).to(dev)                        # [N]
+        lengths = mask.device_runs()[1]                                  # [N] on the device
+        last = (lengths - 1).clamp(min=0)                                # [N]
         h = ys[last, torch.arange(n, device=dev)]                        # [N, H]
-        final = {"h": torch.where((lengths > 0).to(dev).unsqueeze(1), h, h0)}
+        final = {"h": torch.where((lengths > 0).unsqueeze(1), h, h0)}
         if lstm:
             final["c"] = out[2][0]
     if back is not None:
@@ -187,7 +217,7 @@ def run_carried(kernel, project, x: torch.Tensor, mask: StepMask | None, keys: t
     if mask is not None and not mask.runs()[2]:                          # gaps
         seqs, ys = kernel(project(xs), mask.real)
         return ys.permute(1, 2, 0), {k: s[-1] for k, s in zip(keys, seqs)}
-    to_start, back = shift_indices(mask, x.device) if mask is not None else (None, None)
+    to_start, back = shift_indices(mask) if mask is not None else (None, None)
     if to_start is not None:
         xs = gather_steps(xs, to_start)
     seqs, _ = kernel(project(xs), None)                                  # [T+1, N, H] each
@@ -197,7 +227,7 @@ def run_carried(kernel, project, x: torch.Tensor, mask: StepMask | None, keys: t
     ys = mask.zero_masked(ys)                                            # [T, N, H]
     final = None
     if need_state:
-        lengths = mask.runs()[1].to(x.device)
+        lengths = mask.device_runs()[1]                                  # [N] on the device
         rows = torch.arange(x.shape[0], device=x.device)
         final = {k: s[lengths, rows] for k, s in zip(keys, seqs)}       # state after `length` steps
     return ys.permute(1, 2, 0), final
@@ -207,8 +237,18 @@ class FusedRecurrent(RNN):
     """An :class:`RNN` over a built-in cell whose ``_run`` takes the fused kernel when it can.
 
     Subclasses implement ``_kernel_kind()`` (None when the configuration has
-    no kernel) and ``_kernel_weights()``.
+    no kernel) and ``_kernel_weights()`` (torch's ``[w_ih, w_hh(, b_ih, b_hh)]``;
+    a zero ``b_hh`` from :meth:`_second_bias`).
+
+    On CUDA the kernel's weights are views of one cuDNN buffer
+    (:meth:`flatten_parameters`, run after ``.to()`` and again whenever a
+    parameter was replaced), so cuDNN uses them in place.
     """
+
+    #: torch's cuDNN mode name for each kernel kind.
+    _CUDNN_MODES = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU"}
+    #: Devices whose weights are kept flat (a seam: the tests emulate flattening on the CPU).
+    _flat_devices: tuple[str, ...] = ("cuda",)
 
     def _kernel_kind(self) -> str | None:
         raise NotImplementedError
@@ -216,6 +256,67 @@ class FusedRecurrent(RNN):
     def _kernel_weights(self) -> list[torch.Tensor]:
         raise NotImplementedError
 
+    def _second_bias(self, bias: torch.Tensor) -> torch.Tensor:
+        """A zero tensor like ``bias`` for torch's second bias, cached (not a parameter, not saved)."""
+        zero = self.__dict__.get("_zero_bias_hh")
+        if zero is None or zero.shape != bias.shape or zero.device != bias.device or zero.dtype != bias.dtype:
+            with torch.inference_mode(False), torch.no_grad():
+                zero = torch.zeros(bias.shape, dtype=bias.dtype, device=bias.device)
+            self.__dict__["_zero_bias_hh"] = zero
+        return zero
+
+    # -- one cuDNN weight buffer ------------------------------------------------------
+    def _flattenable(self, weights: list[torch.Tensor]) -> bool:
+        """True when ``weights`` can be views of one cuDNN buffer now (the checks of
+        ``torch.nn.RNNBase.flatten_parameters``, and not under inference mode or compile)."""
+        first = weights[0]
+        return (first.is_cuda and torch._use_cudnn_rnn_flatten_weight()
+                and not torch.is_inference_mode_enabled() and not torch.compiler.is_compiling()
+                and all(w.is_cuda and w.dtype == first.dtype and torch.backends.cudnn.is_acceptable(w)
+                        for w in weights)
+                and len({w.data_ptr() for w in weights}) == len(weights))
+
+    def flatten_parameters(self) -> bool:
+        """Make the kernel's weights views of one cuDNN buffer; returns True when they are.
+
+        Values, parameter objects, names and ``state_dict`` stay as they were;
+        only the storage moves (as ``torch.nn.RNNBase.flatten_parameters``). A
+        no-op returning False on the CPU, before the layer is built, or for a
+        configuration without a fused kernel.
+        """
+        kind = self._kernel_kind() if self.built else None
+        if kind is None:
+            return False
+        weights = self._kernel_weights()
+        if not self._flattenable(weights):
+            return False
+        from torch.backends.cudnn import rnn as cudnn_rnn         # deferred: only on CUDA
+        with torch.cuda.device_of(weights[0]), torch.no_grad():
+            torch._cudnn_rnn_flatten_weight(weights, len(weights), self.cell.n_in,
+                                            cudnn_rnn.get_cudnn_mode(self._CUDNN_MODES[kind]),
+                                            self.units, 0, 1, False, False)
+        self.__dict__["_flat_ptrs"] = tuple(w.data_ptr() for w in weights)
+        return True
+
+    def _fused_weights(self) -> tuple[list[torch.Tensor], bool]:
+        """The kernel's weights and whether cuDNN can use them in place: re-flattened when they
+        were moved or replaced since the last flattening (on the CPU: always True, nothing to do)."""
+        weights = self._kernel_weights()
+        if weights[0].device.type not in self._flat_devices or torch.compiler.is_compiling():
+            return weights, True                                         # CPU (nothing to do), or traced
+        if tuple(w.data_ptr() for w in weights) == self.__dict__.get("_flat_ptrs"):
+            return weights, True                                         # no sync: pointers only
+        if self.flatten_parameters():
+            return self._kernel_weights(), True
+        return weights, False
+
+    def _apply(self, fn, *args, **kwargs):
+        out = super()._apply(fn, *args, **kwargs)
+        self.__dict__.pop("_flat_ptrs", None)
+        self.flatten_parameters()                                        # after .to("cuda"), .double()...
+        return out
+
+    # -- the fast path ----------------------------------------------------------------
     def _fused_applies(self, mask: StepMask | None) -> str | None:
         kind = self._kernel_kind()
         if kind is None or (self.training and self.cell.recurrent_dropout > 0.0):
@@ -232,7 +333,8 @@ class FusedRecurrent(RNN):
         ctx = self.cell._dropout_ctx(x.shape[0], x)
         if ctx is not None and ctx.inputs is not None:
             x = x * ctx.inputs.unsqueeze(2)                              # [N, F, T] variational
-        return fused_run(kind, x, mask, state, self._kernel_weights(), need_state)
+        weights, flat = self._fused_weights()
+        return fused_run(kind, x, mask, state, weights, need_state, flat=flat)
 
     # -- Keras weights ----------------------------------------------------------------
     def set_keras_weights(self, arrays) -> None:

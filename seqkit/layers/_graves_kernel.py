@@ -30,10 +30,54 @@ from __future__ import annotations
 
 import torch
 
+from ._compiled_steps import step_function
 from ._kernel_precision import in_weight_dtype
 from torch.autograd.function import once_differentiable
 
 __all__ = ["graves_sequence"]
+
+
+def _forward_loop(xp, u, p_if, p_o, s_if_all, g_all, o_all, tc_all, cn_all, ys, hs, cs, r3) -> None:
+    """The forward loop into the buffers (``r3`` None: unmasked; then ``cn_all is cs[1:]`` and
+    ``ys`` is ``hs[1:]``). Per step ``[N, k, H]`` views, so the peephole products broadcast."""
+    t_len, n, g4 = xp.shape
+    hu = g4 // 4
+    masked = r3 is not None
+    addmm, addcmul, mul, tanh, where = torch.addmm, torch.addcmul, torch.mul, torch.tanh, torch.where
+    z2 = xp.new_empty(n, g4)                                             # this step's pre-activations
+    z_if, z_g, z_o = z2.view(n, 4, hu).split((2, 1, 1), 1)               # fixed views of z2
+    h, c = hs[0], cs[0]
+    for x_t, sif_t, i_t, f_t, g_t, o_t, tc_t, cn_t, y_t, h_t, c_t, r in zip(
+            xp.unbind(0), s_if_all.unbind(0), s_if_all[:, :, :1].unbind(0),
+            s_if_all[:, :, 1:].unbind(0), g_all.unbind(0), o_all.unbind(0),
+            tc_all.unbind(0), cn_all.unbind(0), ys.unbind(0), hs[1:].unbind(0),
+            cs[1:].unbind(0), r3.unbind(0) if masked else [None] * t_len):
+        addmm(x_t, h, u, out=z2)                                         # [N, 4H]
+        addcmul(z_if, c, p_if, out=sif_t).sigmoid_()                     # i, f: [N, 2, H]
+        c_new = addcmul(mul(f_t, c), i_t, tanh(z_g, out=g_t), out=cn_t)  # [N, 1, H]
+        h_new = mul(addcmul(z_o, c_new, p_o, out=o_t).sigmoid_(), tanh(c_new, out=tc_t), out=y_t)
+        if masked:                                                       # r [N, 1, 1]
+            h = where(r, h_new, h.view(n, 1, hu), out=h_t.view(n, 1, hu)).view(n, hu)
+            c = where(r, c_new, c, out=c_t)
+            y_t.masked_fill_(~r, 0.0)
+        else:
+            h, c = h_t, c_new
+
+
+def _compiled_forward_loop(step, xp, u, p_if, p_o, s_if_all, g_all, o_all, tc_all, cn_all, ys, hs, cs,
+                           r3) -> None:
+    """The same loop with :func:`~seqkit.layers._compiled_steps.graves_step` compiled: each step's
+    results go into the buffers with one multi-tensor copy."""
+    n, hu = hs.shape[1:]
+    for t in range(xp.shape[0]):                                         # h = hs[t], c = cs[t]
+        outs = step(xp[t], hs[t], cs[t], u, p_if, p_o, None if r3 is None else r3[t])
+        dst = [s_if_all[t], g_all[t], o_all[t], tc_all[t], cn_all[t]]
+        if r3 is None:                                                   # cn_all is cs[1:], ys is hs[1:]
+            dst.append(ys[t])
+        else:                                                            # carried h, c; zeroed y
+            outs = outs[:5] + outs[6:]
+            dst += [hs[t + 1].view(n, 1, hu), cs[t + 1], ys[t]]
+        torch._foreach_copy_(dst, list(outs))
 
 
 class _GravesSequence(torch.autograd.Function):
@@ -60,29 +104,14 @@ class _GravesSequence(torch.autograd.Function):
         masked = real is not None
         cn_all = new(t_len, n, 1, hu) if masked else cs[1:]              # c_t before carrying
         ys = new(t_len, n, 1, hu) if masked else hs[1:].view(t_len, n, 1, hu)
-        r3 = real.view(t_len, n, 1, 1) if masked else xp.new_ones(t_len, 1, 1, 1, dtype=torch.bool)
-        addmm, addcmul, mul, tanh, where = torch.addmm, torch.addcmul, torch.mul, torch.tanh, torch.where
-        z2 = new(n, g4)                                                  # this step's pre-activations
-        z_if, z_g, z_o = z2.view(n, 4, hu).split((2, 1, 1), 1)           # fixed views of z2
-        h, c = hs[0], cs[0]
-        for x_t, sif_t, i_t, f_t, g_t, o_t, tc_t, cn_t, y_t, h_t, c_t, r in zip(
-                xp.unbind(0), s_if_all.unbind(0), s_if_all[:, :, :1].unbind(0),
-                s_if_all[:, :, 1:].unbind(0), g_all.unbind(0), o_all.unbind(0),
-                tc_all.unbind(0), cn_all.unbind(0), ys.unbind(0), hs[1:].unbind(0),
-                cs[1:].unbind(0), r3.unbind(0)):
-            addmm(x_t, h, u, out=z2)                                     # [N, 4H]
-            addcmul(z_if, c, p_if, out=sif_t).sigmoid_()                 # i, f: [N, 2, H]
-            c_new = addcmul(mul(f_t, c), i_t, tanh(z_g, out=g_t), out=cn_t)   # [N, 1, H]
-            h_new = mul(addcmul(z_o, c_new, p_o, out=o_t).sigmoid_(), tanh(c_new, out=tc_t),
-                        out=y_t)
-            if masked:                                                   # r [N, 1, 1]
-                h = where(r, h_new, h.view(n, 1, hu), out=h_t.view(n, 1, hu)).view(n, hu)
-                c = where(r, c_new, c, out=c_t)
-                y_t.masked_fill_(~r, 0.0)
-            else:
-                h, c = h_t, c_new
-        ctx.save_for_backward(w_hh, peep, s_if_all, g_all, o_all, cn_all, tc_all, hs, cs,
-                              r3 if masked else None)
+        r3 = real.view(t_len, n, 1, 1) if masked else None
+        bufs = (s_if_all, g_all, o_all, tc_all, cn_all, ys, hs, cs, r3)
+        step = step_function("graves", xp)                               # opt-in, CUDA only
+        if step is None:
+            _forward_loop(xp, u, p_if, p_o, *bufs)
+        else:
+            _compiled_forward_loop(step, xp, u, p_if, p_o, *bufs)
+        ctx.save_for_backward(w_hh, peep, s_if_all, g_all, o_all, cn_all, tc_all, hs, cs, r3)
         cs_out = cs.view(t_len + 1, n, hu)
         if masked:
             return hs, cs_out, ys.view(t_len, n, hu)

@@ -28,10 +28,45 @@ from __future__ import annotations
 
 import torch
 
+from ._compiled_steps import step_function
 from ._kernel_precision import in_weight_dtype
 from torch.autograd.function import once_differentiable
 
 __all__ = ["gru_reset_after_sequence", "gru_reset_before_sequence"]
+
+
+def _reset_before_loop(xp, u_rz, u_n, rz_all, n_all, q_all, ys, hs, r2) -> None:
+    """The ``reset_after=False`` forward loop into the buffers (``r2`` None: unmasked, ``ys`` is ``hs[1:]``)."""
+    t_len, _, g3 = xp.shape
+    hu = g3 // 3
+    masked = r2 is not None
+    addmm, mul, sub, addcmul, where = torch.addmm, torch.mul, torch.sub, torch.addcmul, torch.where
+    h = hs[0]
+    for x_t, rz_t, n_t, q_t, y_t, h_t, r in zip(
+            xp.unbind(0), rz_all.unbind(0), n_all.unbind(0), q_all.unbind(0), ys.unbind(0),
+            hs[1:].unbind(0), r2.unbind(0) if masked else [None] * t_len):
+        gate_r, gate_z = addmm(x_t[:, :2 * hu], h, u_rz, out=rz_t).sigmoid_().split(hu, 1)
+        cand = addmm(x_t[:, 2 * hu:], mul(gate_r, h, out=q_t), u_n, out=n_t).tanh_()
+        h_new = addcmul(cand, gate_z, sub(h, cand), out=y_t)             # n + z (h - n)
+        if masked:                                                       # r [N, 1]
+            h = where(r, h_new, h, out=h_t)
+            y_t.masked_fill_(~r, 0.0)
+        else:
+            h = h_new
+
+
+def _compiled_reset_before_loop(step, xp, u_rz, u_n, rz_all, n_all, q_all, ys, hs, r2) -> None:
+    """The same loop with :func:`~seqkit.layers._compiled_steps.gru_reset_before_step` compiled:
+    each step's results go into the buffers with one multi-tensor copy."""
+    for t in range(xp.shape[0]):                                         # h = hs[t]
+        outs = step(xp[t], hs[t], u_rz, u_n, None if r2 is None else r2[t])
+        dst = [rz_all[t], q_all[t], n_all[t]]
+        if r2 is None:                                                   # ys is hs[1:]
+            dst.append(ys[t])
+        else:                                                            # carried h; zeroed y
+            outs = outs[:3] + outs[4:]
+            dst += [hs[t + 1], ys[t]]
+        torch._foreach_copy_(dst, list(outs))
 
 
 class _GRUResetBefore(torch.autograd.Function):
@@ -50,21 +85,14 @@ class _GRUResetBefore(torch.autograd.Function):
         hs[0] = h0
         masked = real is not None
         ys = new(t_len, n, hu) if masked else hs[1:]
-        r2 = real.view(t_len, n, 1) if masked else xp.new_ones(t_len, 1, 1, dtype=torch.bool)
-        addmm, mul, sub, addcmul, where = torch.addmm, torch.mul, torch.sub, torch.addcmul, torch.where
-        h = hs[0]
-        for x_t, rz_t, n_t, q_t, y_t, h_t, r in zip(
-                xp.unbind(0), rz_all.unbind(0), n_all.unbind(0), q_all.unbind(0), ys.unbind(0),
-                hs[1:].unbind(0), r2.unbind(0)):
-            gate_r, gate_z = addmm(x_t[:, :2 * hu], h, u_rz, out=rz_t).sigmoid_().split(hu, 1)
-            cand = addmm(x_t[:, 2 * hu:], mul(gate_r, h, out=q_t), u_n, out=n_t).tanh_()
-            h_new = addcmul(cand, gate_z, sub(h, cand), out=y_t)         # n + z (h - n)
-            if masked:                                                   # r [N, 1]
-                h = where(r, h_new, h, out=h_t)
-                y_t.masked_fill_(~r, 0.0)
-            else:
-                h = h_new
-        ctx.save_for_backward(w_hh, rz_all, n_all, q_all, hs, r2 if masked else None)
+        r2 = real.view(t_len, n, 1) if masked else None
+        bufs = (rz_all, n_all, q_all, ys, hs, r2)
+        step = step_function("gru_reset_before", xp)                     # opt-in, CUDA only
+        if step is None:
+            _reset_before_loop(xp, u_rz, u_n, *bufs)
+        else:
+            _compiled_reset_before_loop(step, xp, u_rz, u_n, *bufs)
+        ctx.save_for_backward(w_hh, rz_all, n_all, q_all, hs, r2)
         return hs, (ys if masked else None)
 
     @staticmethod

@@ -32,6 +32,9 @@ and ``C`` the number of outputs:
 
 Labels at masked steps never matter: they are replaced by 0 before the loss
 is computed, so even NaN padding changes neither the value nor the gradient.
+
+Under mixed precision the loss is computed in float32: bfloat16 or float16
+predictions (an output layer run under autocast) are cast up first.
 """
 
 from __future__ import annotations
@@ -235,10 +238,11 @@ def reduce_loss(per_step: torch.Tensor, mask: torch.Tensor | None,
         return total
     if reduction == "per_sequence":
         return total / per_step.shape[0]
-    # per_step: divide by the number of real steps; clamp keeps an all-masked batch at 0
-    count = mask.sum() if mask is not None else torch.tensor(float(per_step.numel()),
-                                                             dtype=total.dtype, device=total.device)
-    return total / count.clamp_min(1.0)
+    # per_step: divide by the number of real steps; clamp keeps an all-masked batch at 0.
+    # Without a mask the count is known on the host: a Python number (no host-to-device copy).
+    if mask is None:
+        return total / max(per_step.numel(), 1)
+    return total / mask.sum().clamp_min(1.0)
 
 
 def compute_loss(loss: str | Loss, activation: Activation, values: torch.Tensor,
@@ -270,6 +274,8 @@ def compute_loss(loss: str | Loss, activation: Activation, values: torch.Tensor,
     if not isinstance(labels, torch.Tensor):
         labels = torch.as_tensor(labels)
     check_labels(values, labels, where)
+    if values.dtype in (torch.bfloat16, torch.float16):
+        values = values.float()                      # mixed precision: the loss itself in float32
     labels = labels.to(device=values.device, dtype=values.dtype)
     mask = _check_loss_mask(mask, values, where)
     if mask is not None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 
 from ._cells import LSTMCell
-from ._fused import FusedRecurrent
+from ._fused import FusedRecurrent, run_carried
+from ._graves_kernel import graves_sequence
+from ._recurrent import State, StepMask
 
 __all__ = ["LSTM"]
 
@@ -22,8 +24,12 @@ class LSTM(FusedRecurrent):
 
     With tanh and sigmoid it runs on torch's fused kernel (cuDNN on CUDA),
     masked batches included when each example's real steps form one run; any
-    other activation, recurrent dropout in training, or a mask with gaps uses
-    the step loop. See :mod:`seqkit.layers._fused` for how masked batches and
+    other activation or recurrent dropout in training uses the step loop. A
+    mask with gaps (which the fused kernel cannot skip) runs the hand-written
+    forward and backward loop of :class:`GravesLSTM` with its peepholes fixed
+    at zero, which is this LSTM exactly (``z + 0 * c = z``): a few kernels per
+    step and no autograd graph per step, instead of the autograd step loop.
+    See :mod:`seqkit.layers._fused` for how masked batches and
     the final cell state are handled. DL4J's ``LSTM`` is this layer (DL4J's
     gate order differs only in storage: its CFOI blocks ``[g, f, o, i]`` map to
     ours ``[i, f, g, o]``); note DL4J's default activation is sigmoid unless set.
@@ -69,8 +75,31 @@ class LSTM(FusedRecurrent):
         ok = cell.activation_name == "tanh" and cell.gate_activation_name == "sigmoid"
         return "lstm" if ok else None
 
+    def _run(self, x: torch.Tensor, mask: StepMask | None, state: State,
+             need_state: bool) -> tuple[torch.Tensor, State | None]:
+        cell = self.cell
+        gaps = mask is not None and not mask.runs()[2]
+        if not gaps or self._kernel_kind() is None or (self.training and cell.recurrent_dropout > 0.0):
+            return super()._run(x, mask, state, need_state)              # fused kernel or loop
+        ctx = cell._dropout_ctx(x.shape[0], x)
+        peep = self._zero_peepholes(cell.weight_hh)
+
+        def kernel(xp, real):
+            hs, cs, ys = graves_sequence(xp, cell.weight_hh, peep, state["h"], state["c"], real)
+            return (hs, cs), ys
+        return run_carried(kernel, lambda xs: cell._project(xs, ctx), x, mask, ("h", "c"), need_state)
+
+    def _zero_peepholes(self, like: torch.Tensor) -> torch.Tensor:
+        """Zero ``[3, H]`` peepholes for the GravesLSTM kernel, cached (not a parameter, not saved)."""
+        zero = self.__dict__.get("_zero_peep")
+        if zero is None or zero.device != like.device or zero.dtype != like.dtype:
+            with torch.inference_mode(False), torch.no_grad():
+                zero = torch.zeros(3, self.units, dtype=like.dtype, device=like.device)
+            self.__dict__["_zero_peep"] = zero
+        return zero
+
     def _kernel_weights(self) -> list[torch.Tensor]:
         cell = self.cell
         if cell.bias is None:
             return [cell.weight_ih, cell.weight_hh]
-        return [cell.weight_ih, cell.weight_hh, cell.bias, torch.zeros_like(cell.bias)]
+        return [cell.weight_ih, cell.weight_hh, cell.bias, self._second_bias(cell.bias)]

@@ -33,6 +33,13 @@ class MaskZero(InnerWrapper):
     hands it to the layers after this one (reversed when the inner layer
     reverses time), so they skip the same steps.
 
+    Host-device sync: the mask is derived from the data, on the data's
+    device, and a recurrent layer chooses its fast path from the mask's
+    shape on the host. So on CUDA this layer copies the derived mask to the
+    host once per call (one sync) and hands the inner layer a ``StepMask``
+    carrying that copy, instead of letting the inner layer read it back
+    piece by piece.
+
     Args:
         layer: the layer that receives the mask (usually a recurrent layer).
         mask_value: the padding value (0.0).
@@ -82,15 +89,28 @@ class MaskZero(InnerWrapper):
         """
         return layer_trait(self.inner, "compute_mask")(x, self._derived_mask(x, mask))
 
+    @property
+    def takes_step_mask(self) -> bool:
+        """The inner layer's (it then gets the derived mask as a ``StepMask`` with a CPU copy)."""
+        return bool(layer_trait(self.inner, "takes_step_mask"))
+
+    def _inner_mask(self, x: torch.Tensor, mask):
+        """The derived mask as the inner layer takes it: a ``StepMask`` with its CPU copy (one
+        device-to-host copy on CUDA) for a layer that takes one, else ``[N, T]`` values."""
+        derived = self._derived_mask(x, mask)
+        if not self.takes_step_mask:
+            return derived
+        return StepMask.wrap(derived, derived.cpu())                     # the one sync (a no-op on the CPU)
+
     def forward(self, x: torch.Tensor, mask=None, initial_state=None):
         """The inner layer on ``x`` with the derived mask; its output unchanged."""
-        mask = self._derived_mask(x, mask)
+        mask = self._inner_mask(x, mask)
         self._build_like(x)
         return call_inner(self.inner, x, mask, initial_state)
 
     def run(self, x: torch.Tensor, mask=None, state=None, **kwargs):
         """Streaming: the inner layer's ``run`` with the derived mask."""
-        mask = self._derived_mask(x, mask)
+        mask = self._inner_mask(x, mask)
         self._build_like(x)
         return self._delegate("run")(x, mask, state, **kwargs)
 

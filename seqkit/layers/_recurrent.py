@@ -26,6 +26,7 @@ import torch
 
 from .._errors import ConfigError
 from ._base import Layer
+from ._kernel_precision import layer_in_weight_dtype
 from ._step_mask import StepMask
 
 __all__ = ["Recurrent", "StepMask", "flat_tensors", "masked_loop"]
@@ -124,6 +125,9 @@ class Recurrent(Layer):
     Input and dtype: ``x`` must be 3-D ``[N, F, T]`` (a single step is
     ``x.unsqueeze(2)``); float32 and float64 both work, the weights follow the
     module's dtype; ``n_in`` may be left out and is then taken from ``x``.
+    Under ``torch.autocast`` (``precision="bf16-mixed"``) the layer runs with
+    autocast off in its weights' dtype: a bfloat16/float16 input is cast up,
+    state and output are float32 (see :mod:`seqkit.layers._kernel_precision`).
     ``initial_state`` may be a dict or a list/tuple in ``state_keys`` order.
 
     Shape:
@@ -271,6 +275,7 @@ class Recurrent(Layer):
         return mask
 
     # -- core ---------------------------------------------------------------------
+    @layer_in_weight_dtype
     def run(self, x: torch.Tensor, mask=None, state=None, *,
             need_state: bool = True) -> tuple[torch.Tensor, State | None]:
         """Run forward in time over ``x``: the outputs and the final states.
@@ -291,6 +296,7 @@ class Recurrent(Layer):
         y, final = self._run(x, self._step_mask(mask, x), self._as_state(state, x), need_state)
         return y, (final if need_state else None)
 
+    @layer_in_weight_dtype
     def reference(self, x: torch.Tensor, mask=None, state=None) -> tuple[torch.Tensor, State]:
         """Same as :meth:`run` through the plain step loop over the cell (no fast path)."""
         x = self._check_input(x)
@@ -306,6 +312,7 @@ class Recurrent(Layer):
         raise NotImplementedError
 
     # -- the layer ----------------------------------------------------------------
+    @layer_in_weight_dtype
     def forward(self, x: torch.Tensor, mask=None, initial_state=None):
         """Apply the layer with its flags; see the class docstring.
 

@@ -74,4 +74,4 @@ class SimpleRNN(FusedRecurrent):
         cell = self.cell
         if cell.bias is None:
             return [cell.weight_ih, cell.weight_hh]
-        return [cell.weight_ih, cell.weight_hh, cell.bias, torch.zeros_like(cell.bias)]
+        return [cell.weight_ih, cell.weight_hh, cell.bias, self._second_bias(cell.bias)]

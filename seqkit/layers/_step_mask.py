@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from ._mask import check_mask, last_real_index, single_runs
+from ._transfer import to_device
 
 __all__ = ["StepMask"]
 
@@ -15,20 +16,23 @@ class StepMask:
 
     When the caller's mask lives on the CPU (as batches from the readers do)
     the run analysis and the last-real-step index are computed from that copy,
-    so choosing a fast path costs no device synchronisation.
+    so choosing a fast path costs no device synchronisation; what the kernels
+    need on the device (the 0/1 mask, run starts and lengths, the last real
+    step) is copied there from pinned memory without blocking (see
+    :mod:`seqkit.layers._transfer`) and cached.
 
     Shape:
         ``values``: ``[N, T]`` in the input's dtype and device, 1 at real steps.
         ``real``: bool ``[T, N]`` (time-major, contiguous), True at real steps.
     """
 
-    __slots__ = ("values", "_host", "_real", "_keep", "_runs", "_flags")
+    __slots__ = ("values", "_host", "_real", "_keep", "_runs", "_flags", "_dev_runs")
 
     def __init__(self, mask, x: torch.Tensor, where: str):
         raw = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(mask)
         self.values = check_mask(raw, x, where)                       # [N, T]
         self._host = raw if raw.device.type == "cpu" else None
-        self._real = self._keep = self._runs = self._flags = None
+        self._real = self._keep = self._runs = self._flags = self._dev_runs = None
 
     @classmethod
     def wrap(cls, values: torch.Tensor, host: torch.Tensor | None = None) -> "StepMask":
@@ -42,7 +46,7 @@ class StepMask:
         """
         out = cls.__new__(cls)
         out.values, out._host = values, host
-        out._real = out._keep = out._runs = out._flags = None
+        out._real = out._keep = out._runs = out._flags = out._dev_runs = None
         return out
 
     @property
@@ -82,13 +86,30 @@ class StepMask:
             if self._host is not None:
                 self._runs, self._flags, keep = _host_runs(self._host)
                 if self._keep is None:
-                    self._keep = keep.to(self.values.device, self.values.dtype, non_blocking=True)
+                    self._keep = to_device(keep, self.values.device, self.values.dtype)
             else:
                 starts, lengths, contiguous = single_runs(self.values)
                 self._runs = (starts.cpu(), lengths.cpu(), contiguous)
                 self._flags = (bool(self._runs[0].any()),
                                bool((self._runs[1] < self.values.shape[1]).any()))
         return self._runs
+
+    def device_runs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(starts, lengths)`` of :meth:`runs` as int64 ``[N]`` on the values' device (cached).
+
+        From the CPU copy when there is one (one non-blocking copy from pinned
+        memory), else computed on the device; either way no host-device sync.
+        """
+        if self._dev_runs is None:
+            device = self.values.device
+            if self._host is not None:
+                starts, lengths, _ = self.runs()
+                both = to_device(torch.stack([starts, lengths]), device)   # [2, N], one copy
+                self._dev_runs = (both[0], both[1])
+            else:
+                real = self.values != 0                                    # [N, T]
+                self._dev_runs = (real.to(torch.int8).argmax(dim=1).long(), real.sum(dim=1))
+        return self._dev_runs
 
     @property
     def shifted(self) -> bool:
@@ -108,9 +129,10 @@ class StepMask:
         Raises:
             ValueError: naming the first example with no real step.
         """
-        src = self._host if self._host is not None else self.values
-        idx = last_real_index(src, src.shape[0], src.shape[1], where)  # [N]
-        return idx.to(self.values.device, non_blocking=True)
+        if self._host is None:                                         # reads the device mask back
+            return last_real_index(self.values, self.values.shape[0], self.values.shape[1], where)
+        idx = last_real_index(self._host, self._host.shape[0], self._host.shape[1], where)  # [N]
+        return to_device(idx, self.values.device)
 
     def flip(self) -> "StepMask":
         """The mask reversed along time."""

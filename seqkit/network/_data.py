@@ -27,6 +27,7 @@ layers analyse padding (one run per example?) without a device sync.
 
 from __future__ import annotations
 
+import collections.abc
 import queue
 import threading
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ from ._labels import is_integer_labels
 from ._settings import positive_int
 
 __all__ = ["ArrayBatches", "DeviceBatch", "HostBatch", "Prefetcher", "as_host", "as_source", "is_one_shot",
-           "guard_side_stream", "match_columns", "to_device"]
+           "LoaderSource", "data_view", "guard_side_stream", "match_columns", "to_device"]
 
 
 def _is_array(value) -> bool:
@@ -171,11 +172,34 @@ class _Single:
 
 
 def is_one_shot(source) -> bool:
-    """True for an iterator, which a second pass would find empty."""
-    try:
-        return iter(source) is source
-    except TypeError:
-        return False
+    """True for an iterator, which a second pass would find empty (asked without iterating: a
+    DataLoader would start its workers)."""
+    return isinstance(source, collections.abc.Iterator)
+
+
+class LoaderSource:
+    """A ``torch.utils.data.DataLoader`` as a source of batches: ``set_epoch`` reaches its dataset
+    (a ``SequenceDataset`` shuffles per epoch), ``len`` is the loader's when it knows it."""
+
+    def __init__(self, loader):
+        self.loader, self.dataset = loader, loader.dataset
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        return iter(self.loader)
+
+
+def data_view(data):
+    """What describes ``data``'s columns and sharding: a DataLoader's dataset, else ``data`` itself."""
+    if isinstance(data, torch.utils.data.DataLoader):
+        return data.dataset
+    return data
 
 
 def as_source(data, *, batch_size: int = 32, shuffle: bool = False, seed: int | None = None, shard=None):
@@ -188,6 +212,8 @@ def as_source(data, *, batch_size: int = 32, shuffle: bool = False, seed: int | 
     """
     if isinstance(data, _batch_type()) or isinstance(data, HostBatch):
         return _Single(data)
+    if isinstance(data, torch.utils.data.DataLoader):
+        return LoaderSource(data)
     if isinstance(data, (tuple, list)) and 1 <= len(data) <= 4 and _is_array(data[0]):
         return ArrayBatches(*data, batch_size=batch_size, shuffle=shuffle, seed=seed, shard=shard)
     if isinstance(data, dict):

@@ -44,7 +44,8 @@ import time
 import torch
 
 from .._errors import ConfigError
-from ._data import ArrayBatches, DeviceBatch, Prefetcher, as_host, as_source, is_one_shot, match_columns
+from ._data import (ArrayBatches, DeviceBatch, Prefetcher, as_host, as_source, data_view, is_one_shot,
+                    match_columns)
 from ._distributed import Distributed, start_distributed
 from ._fit_state import FitState, NonFiniteLossError, default_progress
 from ._forward import make_mask, output_mask, slice_mask
@@ -53,6 +54,7 @@ from ._listeners import Checkpoint, EpochLog, Listener, ProgressBar
 from ._parameters import penalty, penalty_groups
 from ._saving import resume
 from ._settings import positive_int
+from ._validation_split import check_validation_split, split_validation
 
 __all__ = ["FitRun", "fit", "training_loss"]
 
@@ -149,12 +151,20 @@ def _clip_gradients(net) -> None:
         torch.nn.utils.clip_grad_value_(params, limit)
 
 
-def _build_from_source(net, source):
-    """Build ``net`` from the first batch when needed; returns the source (re-chained if one-shot)."""
+def _build_from_source(net, source, view=None):
+    """Build ``net`` from the first batch when needed; returns the source (re-chained if one-shot).
+
+    Sources that know their feature count (arrays, a ``SequenceBatches`` or a DataLoader over
+    one) build without reading a batch.
+    """
     if net.built:
         return source
     if isinstance(source, ArrayBatches):
         net.ensure_built(source.features_shape)
+        return source
+    features = getattr(view, "num_features", None)
+    if isinstance(features, int):
+        net.ensure_built((1, features, 1))              # [N, F, T]: a SequenceBatches is always NCL
         return source
     one_shot = is_one_shot(source)
     first = next(source if one_shot else iter(source), None)
@@ -361,13 +371,15 @@ class FitRun:
 
 def fit(net, data, epochs: int = 1, *, listeners=(), validation=None, resume_from=None,
         batch_size: int = 32, shuffle: bool = False, progress: bool | None = None,
-        check_every: int = 50, nonfinite_dir=None, model=None) -> None:
+        check_every: int = 50, nonfinite_dir=None, model=None, validation_split=None) -> None:
     """Train ``net`` on ``data`` (see ``Sequential.fit`` for the arguments).
 
     ``model``: what the forward is called on, ``net`` by default (a
     ``DistributedDataParallel`` wrapper of it under ``torchrun``).
     ``nonfinite_dir``: where the checkpoint of a NaN/inf loss goes (default:
     the first Checkpoint listener's directory, else a new temporary directory).
+    ``validation_split``: hold out this share of ``data`` as the validation
+    data (seeded, stratified; see :mod:`seqkit.network._validation_split`).
 
     Raises:
         ConfigError: the last layer is not an output layer.
@@ -380,6 +392,7 @@ def fit(net, data, epochs: int = 1, *, listeners=(), validation=None, resume_fro
     net.head()
     positive_int(epochs, "epochs", error=ValueError)
     positive_int(check_every, "check_every", error=ValueError)
+    validation_split = check_validation_split(validation_split, validation)
     listeners = list(listeners)
     for item in listeners:
         if not isinstance(item, Listener):
@@ -389,15 +402,18 @@ def fit(net, data, epochs: int = 1, *, listeners=(), validation=None, resume_fro
     if main and progress is not False and not any(isinstance(item, (ProgressBar, EpochLog)) for item in listeners):
         listeners.append(ProgressBar() if progress is True or default_progress() else EpochLog())
     shard = None if dist is None else (dist.rank, dist.world_size)
+    view = data_view(data)                              # a DataLoader's dataset describes its data
     if dist is not None:
-        _check_sharded(data, dist)
+        _check_sharded(view, dist)
+        if validation_split is not None:
+            raise ValueError("validation_split is for one process; under torchrun pass validation= data")
     source = as_source(data, batch_size=batch_size, shuffle=shuffle, seed=net.random_stream.seed, shard=shard)
     if is_one_shot(source) and epochs > 1:
         raise ValueError(f"fit: data is a one-shot iterator (e.g. a generator) but epochs={epochs}; "
                          f"pass something re-iterable (a list of batches, readers.SequenceBatches, "
                          f"arrays) or use epochs=1")
-    source = _build_from_source(net, source)
-    source = match_columns(net, data, source, "fit", record=True)
+    source = _build_from_source(net, source, view)
+    source = match_columns(net, view, source, "fit", record=True)
     skip = 0
     if resume_from is not None:
         skip = resume(net, resume_from, listeners)
@@ -405,6 +421,10 @@ def fit(net, data, epochs: int = 1, *, listeners=(), validation=None, resume_fro
             source.seed = net.random_stream.seed          # the interrupted run's shuffle seed
     else:
         net.progress.fit_start_epoch, net.progress.batch_in_epoch = net.progress.epoch, 0
+    if validation_split is not None:
+        source, validation = split_validation(
+            source, validation_split, seed=net.random_stream.seed,
+            batch_size=getattr(view, "batch_size", batch_size), shuffle=bool(getattr(view, "shuffle", shuffle)))
     end_epoch = net.progress.fit_start_epoch + epochs
     net.optimization.ensure(net.layers)
     try:

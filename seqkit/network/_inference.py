@@ -17,7 +17,7 @@ import torch
 import torch.distributed as dist
 
 from ..evaluation import Evaluation, RegressionEvaluation, all_reduce_evaluation, eval_features_mask
-from ._data import as_host, as_source, match_columns, to_device
+from ._data import as_host, as_source, data_view, match_columns, to_device
 from ._data_description import describe_data
 from ._distributed import distributed_world, start_distributed
 from ._forward import make_mask, network_output, run_layers
@@ -90,7 +90,7 @@ def _device_batches(net, data, batch_size: int, what: str, shard=None, allow_emp
     """The batches of ``data`` on the device (integer class labels one-hot); ValueError without labels."""
     classes = ClassIndexLabels(net.head(), len(net.layers) - 1)
     count = 0
-    for item in match_columns(net, data, as_source(data, batch_size=batch_size, shard=shard), what):
+    for item in match_columns(net, data_view(data), as_source(data, batch_size=batch_size, shard=shard), what):
         host = as_host(item)
         net.ensure_built(tuple(host.features.shape))
         b = to_device(host, net.device, net.dtype, class_labels=classes)

@@ -332,7 +332,7 @@ class Sequential(nn.Module):
     # -- training -----------------------------------------------------------------------------
     def fit(self, data, epochs: int = 1, *, listeners=(), validation=None, resume_from=None,
             batch_size: int = 32, shuffle: bool = False, progress: bool | None = None,
-            check_every: int = 50, nonfinite_dir=None) -> "Sequential":
+            check_every: int = 50, nonfinite_dir=None, validation_split: float | None = None) -> "Sequential":
         """Train on ``data`` for ``epochs`` epochs; returns the network (see :mod:`seqkit.network._fit`).
 
         Args:
@@ -345,6 +345,10 @@ class Sequential(nn.Module):
             listeners: ``seqkit`` listeners (ScoreListener, ProgressBar,
                 Checkpoint, EarlyStopping, or your own ``Listener``).
             validation: data for ``state.validation_score()`` (EarlyStopping).
+            validation_split: instead of ``validation``, hold out this share
+                (0 < share < 1) of ``data``'s sequences as validation data:
+                stratified by class, the same split for the same seed; the
+                data is read into memory once (see docs/classification.md).
             resume_from: a checkpoint file to continue from exactly.
             batch_size, shuffle: for array data only (epoch e's order is a
                 function of the network's seed and e).
@@ -357,11 +361,13 @@ class Sequential(nn.Module):
         Raises:
             ConfigError: the last layer is not an output layer; a checkpoint that does not fit.
             NonFiniteLossError: a NaN or infinite loss (a checkpoint is written).
-            ValueError: a one-shot iterator with ``epochs > 1``; no batch; bad data.
+            ValueError: a one-shot iterator with ``epochs > 1``; no batch; bad data;
+                ``validation_split`` not in (0, 1), given with ``validation``, or
+                leaving either part empty.
         """
         _fit.fit(self, data, epochs, listeners=listeners, validation=validation, resume_from=resume_from,
                  batch_size=batch_size, shuffle=shuffle, progress=progress, check_every=check_every,
-                 nonfinite_dir=nonfinite_dir)
+                 nonfinite_dir=nonfinite_dir, validation_split=validation_split)
         return self
 
     # -- inference ----------------------------------------------------------------------------

@@ -79,3 +79,9 @@ def test_prepare_dataset(tmp_path):
     for name in ("train.parquet", "test.parquet", "classes.json", "raw/rejected.csv"):
         assert (tmp_path / name).exists(), name
     assert len((tmp_path / "raw" / "rejected.csv").read_text().splitlines()) == 3   # header + 2 rows
+
+
+def test_uea_classification():
+    out = run_example("uea_classification.py")
+    assert "Tiny: 60 train / 30 test series, 2 dimension(s), classes ['up', 'down', 'flat']" in out
+    assert "fcn test accuracy on Tiny:" in out

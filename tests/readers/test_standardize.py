@@ -96,3 +96,30 @@ def test_large_offset_keeps_precision():
     ref = b.features.astype(np.float64).reshape(-1)
     np.testing.assert_allclose(s.mean[0], ref.mean(), rtol=1e-12)
     np.testing.assert_allclose(s.std[0], ref.std(), rtol=1e-6)
+
+
+def test_per_sequence_z_normalises_each_series_over_its_real_steps():
+    """Against a plain per-series numpy reference on the unpadded values; padding stays 0."""
+    import readers
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(5.0, 3.0, size=(3, 2, 6)).astype(np.float32)
+    mask = np.array([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [0, 0, 1, 1, 1, 1]], np.float32)
+    x = np.where(mask[:, None, :] != 0, x, 99.0).astype(np.float32)     # junk at padded steps
+    x[0, 0] = 7.0                                                        # a constant channel
+    batch = readers.Batch(x, None, mask, None, ["a", "b", "c"])
+    out = readers.Standardizer(per_sequence=True).transform(batch).features
+    for i in range(3):
+        real = mask[i] != 0
+        for f in range(2):
+            values = x[i, f][real].astype(np.float64)
+            sd = values.std()
+            want = (values - values.mean()) / (sd if sd > 0 else 1.0)
+            np.testing.assert_allclose(out[i, f][real], want, rtol=1e-5, atol=1e-6)
+        assert np.all(out[i][:, ~real] == 0)
+    back = readers.Standardizer.from_dict(readers.Standardizer(per_sequence=True).to_dict())
+    assert back.per_sequence and repr(back) == "Standardizer(per_sequence=True)"
+    with pytest.raises(ValueError, match="takes no mean or std"):
+        readers.Standardizer([0.0], [1.0], per_sequence=True)
+    with pytest.raises(ValueError, match="needs mean and std"):
+        readers.Standardizer()

@@ -10,6 +10,19 @@ from seqkit.layers import GRU, LSTM, RNN, GRUCell, GravesLSTM, LSTMCell, SimpleR
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 
+#: float32 tolerance floor for cuDNN RNNs and convolutions in seqkit's "tf32" mode (10-bit mantissa).
+TF32_ATOL = 5e-3
+
+
+def float32_atol(device, atol: float) -> float:
+    """A float32 comparison's ``atol`` on ``device``, set by seqkit's float32 policy: ``atol`` on
+    the CPU and in the default ``"ieee"`` mode; at least :data:`TF32_ATOL` on CUDA in ``"tf32"``
+    mode (``SEQKIT_FLOAT32=tf32``)."""
+    from seqkit.layers import get_float32_precision
+    if torch.device(device).type == "cuda" and get_float32_precision() == "tf32":
+        return max(atol, TF32_ATOL)
+    return atol
+
 N, F, T, H = 4, 3, 7, 3
 
 

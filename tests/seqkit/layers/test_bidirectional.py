@@ -173,7 +173,7 @@ def test_gradcheck_each_mode():
         params = [p.detach().clone().requires_grad_(True) for p in bi.parameters()]
         x = torch.randn(2, 2, 4, dtype=torch.float64, requires_grad=True)
 
-        def fn(x, *ps):
+        def fn(x, *ps, bi=bi, names=names):
             return torch.func.functional_call(bi, dict(zip(names, ps)), (x, mask))
         assert torch.autograd.gradcheck(fn, (x, *params))
 

@@ -321,7 +321,7 @@ def test_gradcheck_conv_pool_and_preprocessors():
     assert torch.autograd.gradcheck(lambda v: conv(v[:, :, 0]), (x5,))
     for pooling in ("max", "avg"):
         pool = Subsampling2D(2, 1, pooling=pooling, padding="same")
-        assert torch.autograd.gradcheck(lambda v: pool(v, mask), (x5,))
+        assert torch.autograd.gradcheck(lambda v, pool=pool: pool(v, mask), (x5,))
     assert torch.autograd.gradcheck(lambda v: CnnToRnn()(v, mask), (x5,))
     rows = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda v: FeedForwardToRnn()(v, batch_size=2), (rows,))

@@ -62,7 +62,7 @@ CELLS = {
 def test_cell_gradcheck(name):
     torch.manual_seed(0)
     cell = randomize(CELLS[name]()).double()
-    flat_keys = getattr(cell, "state_keys")
+    flat_keys = cell.state_keys
     sizes = []
     for s in (cell.state_size if isinstance(cell.state_size, tuple) else (cell.state_size,)):
         sizes.extend(s if isinstance(s, tuple) else (s,))

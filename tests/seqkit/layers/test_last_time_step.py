@@ -117,4 +117,4 @@ def test_errors():
     with pytest.raises(ValueError, match=r"mask must be \[N, T\]"):
         layer(torch.randn(2, 3, 4), torch.ones(2, 3))
     with pytest.raises(AttributeError):
-        LastTimeStep(Dense(2)).state_keys
+        _ = LastTimeStep(Dense(2)).state_keys

@@ -57,7 +57,7 @@ def test_input_errors(cls):
         layer(torch.randn(2, 3, 4, dtype=torch.float64))
     with pytest.raises(ValueError, match=f"{name}: input has no time steps"):
         layer(torch.randn(2, 3, 0))
-    with pytest.raises(ValueError, match=rf"mask must be \[N, T\] = \[2, 4\]"):
+    with pytest.raises(ValueError, match=r"mask must be \[N, T\] = \[2, 4\]"):
         layer(torch.randn(2, 3, 4), torch.ones(2, 5))
 
 
@@ -208,15 +208,15 @@ def test_host_mask_analysis_matches_single_runs():
             mask = ((steps >= start) & (steps < start + length)).float()
         host = StepMask(mask, x, "test")
         device_like = StepMask.wrap(mask, None)                         # no host copy: torch path
-        s, l, one = single_runs(mask)
+        s, n_len, one = single_runs(mask)
         for m in (host, device_like):
             starts, lengths, one_run = m.runs()
             assert one_run == one
-            assert torch.equal(lengths, l)
+            assert torch.equal(lengths, n_len)
             if one:
                 assert torch.equal(starts, s)
             assert m.shifted == bool(s.any())
-            assert m.padded == bool((l < 9).any())
+            assert m.padded == bool((n_len < 9).any())
         torch.testing.assert_close(host.zero_masked(torch.ones(9, 6, 2)),
                                    (mask != 0).t().float()[:, :, None].expand(9, 6, 2))
 

@@ -15,6 +15,13 @@ reversed) and be exactly zero elsewhere. Padded steps hold junk, and every
 parameter (biases included) gets noise, so a layer that runs over padding as
 if it were real cannot hide behind zero states.
 
+Pooling, normalisation, activation and residual blocks are drawn too:
+``GlobalPooling`` ends a per-example stack, ``BatchNorm`` runs in eval mode
+(``net.output``) on perturbed running statistics (in training its batch
+statistics legitimately depend on the other examples of the batch, never on
+the padding: tests/seqkit/layers/test_batch_norm.py), and ``Residual`` wraps
+a drawn list of sequence-preserving layers.
+
 A second property drops the features mask: a stack that starts with
 ``MaskZero`` finds zero padding itself, and the network hands the derived
 mask to every layer after it.
@@ -83,6 +90,16 @@ def build(spec, units: int = 3):
         return L.Dense(units, activation="tanh")
     if what == "conv":                                  # ("conv", kernel, padding)
         return L.Conv1D(units, spec[1], padding=spec[2], activation="tanh")
+    if what == "bn":
+        return L.BatchNorm()
+    if what == "ln":
+        return L.LayerNorm()
+    if what == "act":                                   # ("act", name)
+        return L.Activation(spec[1])
+    if what == "res":                                   # ("res", (inner specs...), projection)
+        return L.Residual([build(s, units) for s in spec[1]], projection=spec[2])
+    if what == "pool":                                  # ("pool", mode)
+        return L.GlobalPooling(spec[1])
     raise AssertionError(spec)
 
 
@@ -98,6 +115,24 @@ def rec(go_backwards=None, return_sequences=None):
 
 # a sequence layer in the middle of a stack: its output keeps the time axis
 plain_rec = rec(go_backwards=st.just(False))
+# relu is left out of the draws: it outputs exact zero vectors at real steps, which a MaskZero
+# later in a drawn stack takes for padding (a property of MaskZero, not of padding); the explicit
+# cases below run relu stacks
+ACTIVATION_NAMES = ["elu", "gelu", "sigmoid", "softmax", "tanh"]
+per_step_extra = st.one_of(st.just(("bn",)), st.just(("ln",)),
+                           st.tuples(st.just("act"), st.sampled_from(ACTIVATION_NAMES)))
+# what a Residual block holds: layers that keep [N, H, T] in time order
+block_inner = st.one_of(
+    plain_rec,
+    per_step_extra,
+    st.just(("dense",)),
+    st.just(("td",)),
+    st.tuples(st.just("conv"), st.integers(1, 3), st.sampled_from(["causal", "same"])),
+    st.tuples(st.just("bi"), plain_rec, st.sampled_from(MODES)),
+    st.tuples(st.just("maskzero"), plain_rec),
+)
+residual = st.tuples(st.just("res"), st.lists(block_inner, min_size=1, max_size=3).map(tuple),
+                     st.sampled_from(["auto", "always"]))
 middle = st.one_of(
     rec(),
     rec(),
@@ -107,6 +142,8 @@ middle = st.one_of(
     st.just(("td",)),
     st.just(("dense",)),
     st.tuples(st.just("conv"), st.integers(1, 3), st.sampled_from(["causal", "same"])),
+    per_step_extra,
+    residual,
 )
 
 # what ends the stack before the output layer: per-step (RnnOutput) or per-example (Output)
@@ -120,6 +157,7 @@ per_example_end = st.one_of(
     st.tuples(st.just("maskzero"), rec(return_sequences=st.just(False))),
     st.tuples(st.just("bi"), rec(go_backwards=st.just(False), return_sequences=st.just(False)),
               st.sampled_from(MODES)),
+    st.tuples(st.just("pool"), st.sampled_from(["avg", "max", "sum", "pnorm"])),
 )
 ending = st.one_of(st.tuples(st.just("per_step")),
                    st.tuples(st.just("per_example"), per_example_end))
@@ -142,6 +180,11 @@ def perturbed(net: Sequential, seed: int) -> Sequential:
     with torch.no_grad():
         for p in net.parameters():
             p.add_(0.3 * torch.randn(p.shape, dtype=p.dtype, generator=gen))
+        for name, b in net.named_buffers():             # BatchNorm's running statistics
+            if name.endswith("running_mean"):
+                b.add_(0.3 * torch.randn(b.shape, dtype=b.dtype, generator=gen))
+            elif name.endswith("running_var"):
+                b.mul_(torch.exp(0.3 * torch.randn(b.shape, dtype=b.dtype, generator=gen)))
     return net
 
 
@@ -180,7 +223,7 @@ def check_padding_invariance(net: Sequential, x, mask, alone) -> None:
         assert (out[i][:, ~real] == 0).all(), f"example {i}: nonzero output at a padded step"
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
+@settings(max_examples=60, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(middle_specs=st.lists(middle, min_size=0, max_size=3), end_spec=ending,
        lengths=st.lists(st.integers(1, 5), min_size=2, max_size=4),
@@ -189,6 +232,29 @@ def check_padding_invariance(net: Sequential, x, mask, alone) -> None:
 def test_padding_gives_each_example_its_unpadded_result(middle_specs, end_spec, lengths, sides, seed):
     if end_spec[0] == "per_step" and not middle_specs:
         middle_specs = [("rec", "LSTM", True, True)]
+    net = network(middle_specs, end_spec, seed)
+    rng = np.random.default_rng(seed)
+    x, mask, alone = padded_batch(rng, lengths, sides[:len(lengths)])
+    check_padding_invariance(net, x, mask, alone)
+
+
+# stacks built mostly from normalisation, activation, residual blocks and pooling
+conv = st.tuples(st.just("conv"), st.integers(1, 3), st.sampled_from(["causal", "same"]))
+blocks_middle = st.one_of(per_step_extra, residual, residual, conv, rec())
+blocks_ending = st.one_of(st.tuples(st.just("per_step")),
+                          st.tuples(st.just("per_example"),
+                                    st.tuples(st.just("pool"), st.sampled_from(["avg", "max", "sum", "pnorm"]))),
+                          st.tuples(st.just("per_example"), st.tuples(st.just("last"), plain_rec)))
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(middle_specs=st.lists(blocks_middle, min_size=1, max_size=4), end_spec=blocks_ending,
+       lengths=st.lists(st.integers(1, 5), min_size=2, max_size=4),
+       sides=st.lists(st.booleans(), min_size=4, max_size=4),
+       seed=st.integers(0, 2 ** 16))
+def test_padding_changes_nothing_in_normalisation_and_residual_stacks(middle_specs, end_spec, lengths, sides,
+                                                                     seed):
     net = network(middle_specs, end_spec, seed)
     rng = np.random.default_rng(seed)
     x, mask, alone = padded_batch(rng, lengths, sides[:len(lengths)])
@@ -328,6 +394,23 @@ def test_streaming_through_mask_zero_around_a_time_reducing_layer():
     whole = net.output(x)
     net.rnn_time_step(x[:, :, :3])
     torch.testing.assert_close(net.rnn_time_step(x[:, :, 3:]), whole, rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("mode", ["avg", "max", "sum", "pnorm"])
+@pytest.mark.parametrize("left", [False, True])
+def test_fcn_stack_with_relu_and_global_pooling(mode, left):
+    _check([L.Conv1D(4, 3, padding="same"), L.BatchNorm(), L.Activation("relu"),
+            L.Conv1D(3, 2, padding="same"), L.BatchNorm(), L.Activation("relu"),
+            L.GlobalPooling(mode), L.Output(CLASSES)], left=left)
+
+
+@pytest.mark.parametrize("left", [False, True])
+def test_residual_blocks_with_relu_and_recurrent_layers(left):
+    _check([L.Residual([L.Conv1D(3, 3, padding="same"), L.BatchNorm(), L.Activation("relu"), L.LSTM(3)]),
+            L.Activation("relu"), L.Residual([L.LayerNorm(), L.GRU(3)], projection="always"),
+            L.LastTimeStep(L.LSTM(3)), L.Output(CLASSES)], left=left)
+    _check([L.GRU(3, go_backwards=True), L.Residual([L.SimpleRNN(3), L.Activation("relu")]),
+            L.RnnOutput(CLASSES)], left=left)
 
 
 class Flip(L.Layer):
