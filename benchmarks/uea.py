@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # the repository, before benchmarks/readers.py
+# the repository first, so that `import readers` is the package, not benchmarks/readers.py
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import readers                        # noqa: E402
 from seqkit import models             # noqa: E402
@@ -131,8 +132,10 @@ def run(folder: str, names, seeds: int, epochs_override, kinds) -> list:
                 cpu.append(time.process_time() - start)
                 wall.append(time.perf_counter() - clock)
                 accs.append(acc)
-                print(f"{name:22s} {kind:10s} seed {seed}: accuracy {acc:.3f}, CPU {cpu[-1]:.0f} s, wall {wall[-1]:.0f} s", flush=True)
-            rows.append((name, kind, epochs, accs, float(np.mean(cpu)), float(np.mean(wall)), published if kind != "lstm" else None))
+                print(f"{name:22s} {kind:10s} seed {seed}: accuracy {acc:.3f}, CPU {cpu[-1]:.0f} s, "
+                      f"wall {wall[-1]:.0f} s", flush=True)
+            rows.append((name, kind, epochs, accs, float(np.mean(cpu)), float(np.mean(wall)),
+                         published if kind != "lstm" else None))
     return rows
 
 

@@ -277,7 +277,8 @@ def train_run(config: RunConfig, out_dir, *, resume: bool = False, epochs: int |
         try:
             net.fit(train, total, listeners=[*bar, *_listeners(config, out_dir, metrics), stop],
                     validation=validation, resume_from=resume_from, progress=False,
-                    nonfinite_dir=out_dir, validation_split=config.train["validation_split"])                 # a NaN/inf checkpoint goes next to the run
+                    nonfinite_dir=out_dir,                 # a NaN/inf checkpoint goes next to the run
+                    validation_split=config.train["validation_split"])
         except KeyboardInterrupt:
             interrupted = True
         if interrupted or stop.interrupted:

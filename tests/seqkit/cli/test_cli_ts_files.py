@@ -1,6 +1,5 @@
 """`.ts` files (sktime/aeon) in `seqkit inspect`, `convert` and `train`, and `[train] validation_split`."""
 
-import json
 
 import numpy as np
 import pytest
@@ -82,7 +81,8 @@ def test_train_on_ts_files_with_a_validation_split(tmp_path):
 def test_validation_split_with_a_validation_source_is_an_error(tmp_path, cli):
     write_ts(tmp_path / "train.ts", 24, 1)
     write_ts(tmp_path / "test.ts", 10, 2)
-    (tmp_path / "run.toml").write_text(CONFIG.replace('[data.test]', '[data.validation]\npath = "test.ts"\n\n[data.test]'))
+    both = CONFIG.replace('[data.test]', '[data.validation]\npath = "test.ts"\n\n[data.test]')
+    (tmp_path / "run.toml").write_text(both)
     result = cli("train", tmp_path / "run.toml", "--out", tmp_path / "out", "--no-progress")
     assert result.code != 0 and "not both" in result.err
 

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import readers
-import seqkit
 from seqkit import EarlyStopping, Listener, models
 from seqkit.network import stratified_split
 
