@@ -15,13 +15,13 @@ two passes, ids first (`_long_stream`), so that it streams too.
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ._arrow_layout import DEFAULT_KEY, special_and_data_columns
 from ._columns import is_text
 from ._errors import SequenceDataError
 from ._hints import TEXT_IN_LONG_TABLE
@@ -36,7 +36,6 @@ from ._unit_runs import unit_sequences
 
 __all__ = ["ParquetSequenceReader"]
 
-_DEFAULT_KEY = "key"         # a nested table's text column of this name is its key by default
 _READ_ROWS = 512             # nested rows (sequences) per read at least; more for bigger batches
 _LONG_READ_ROWS = 1 << 16    # long-table rows (steps) per read
 _READ_ON_ROWS = 1 << 12      # rows per read past a unit's end, while its last sequence goes on
@@ -120,27 +119,9 @@ class ParquetSequenceReader(SequenceReader):
         if self._plan is not None:
             return self._plan
         schema = self._dataset.schema
-        special = {}
-        for what, spec in (("id_column", self.id_column), ("order_column", self.order_column),
-                           ("key_column", self.key_column)):
-            if spec is not None:
-                special[what] = self._field(spec, what)
-        if self.id_column is None and self.key_column is None:
-            meta = json.loads((schema.metadata or {}).get(b"seqkit", b"{}"))
-            if meta.get("key_column") in schema.names:
-                special["key_column"] = meta["key_column"]
-            elif self._default_key(schema):
-                special["key_column"] = _DEFAULT_KEY
-        if self._columns_spec is None:
-            names = [n for n in schema.names if n not in special.values()]
-        else:
-            names = [self._field(s, "column") for s in self._columns_spec]
-            if len(set(names)) != len(names):
-                raise ValueError(f"columns= names a column twice: {self._columns_spec!r}")
-            if set(names) & set(special.values()):
-                raise ValueError("columns= may not include the id, order or key column")
-        if not names:
-            raise ValueError("no columns left to read")
+        special, names = special_and_data_columns(
+            schema, self._field, id_column=self.id_column, order_column=self.order_column,
+            key_column=self.key_column, columns=self._columns_spec, default_key=self._default_key(schema))
         path = self._files[0][0]
         specs = [column_spec(schema.field(n), lambda n=n: self._first_step(n), source=path)
                  for n in names]
@@ -162,13 +143,13 @@ class ParquetSequenceReader(SequenceReader):
 
     def _default_key(self, schema: pa.Schema) -> bool:
         """Whether a nested table's text column named "key" is its key (see the class docstring)."""
-        if schema.names.count(_DEFAULT_KEY) != 1 or not is_text(schema.field(_DEFAULT_KEY).type):
+        if schema.names.count(DEFAULT_KEY) != 1 or not is_text(schema.field(DEFAULT_KEY).type):
             return False
-        if any(_DEFAULT_KEY in parts for _, parts in self._files):
+        if any(DEFAULT_KEY in parts for _, parts in self._files):
             return False                          # a partition key: one value per file, not per row
         # Not when it is asked for as a column.
         return self._columns_spec is None or \
-            _DEFAULT_KEY not in [self._field(c, "column") for c in self._columns_spec]
+            DEFAULT_KEY not in [self._field(c, "column") for c in self._columns_spec]
 
     def _first_step(self, name: str):
         """The first step of a `list<list>` column (its width), from the first non-empty row."""

@@ -10,12 +10,12 @@ table and reads it with the same reader.
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._arrow_layout import DEFAULT_KEY, special_and_data_columns
 from ._columns import class_indices, is_text, to_float
 from ._errors import SequenceDataError
 from ._hints import TEXT_IN_LONG_TABLE, TEXT_LABELS
@@ -26,7 +26,6 @@ from ._text_numbers import text_to_float
 
 __all__ = ["TableSequenceReader", "from_arrow"]
 
-_DEFAULT_KEY = "key"          # a nested table's text column of this name is its key (as for Parquet)
 _ROWS = 512                   # nested rows (sequences) per chunk at least
 
 _NESTED_OR_LONG = ("pass id_column= for a long table (one row per step), or hold each sequence in "
@@ -78,27 +77,9 @@ class TableSequenceReader(SequenceReader):
 
     def _layout(self) -> dict:
         schema = self.table.schema
-        special = {}
-        for what, spec in (("id_column", self.id_column), ("order_column", self.order_column),
-                           ("key_column", self.key_column)):
-            if spec is not None:
-                special[what] = self._field(spec, what)
-        if self.id_column is None and self.key_column is None:
-            meta = json.loads((schema.metadata or {}).get(b"seqkit", b"{}"))
-            if meta.get("key_column") in schema.names:
-                special["key_column"] = meta["key_column"]
-            elif self._default_key(schema):
-                special["key_column"] = _DEFAULT_KEY
-        if self._columns_spec is None:
-            names = [n for n in schema.names if n not in special.values()]
-        else:
-            names = [self._field(s, "column") for s in self._columns_spec]
-            if len(set(names)) != len(names):
-                raise ValueError(f"columns= names a column twice: {self._columns_spec!r}")
-            if set(names) & set(special.values()):
-                raise ValueError("columns= may not include the id, order or key column")
-        if not names:
-            raise ValueError("no columns left to read")
+        special, names = special_and_data_columns(
+            schema, self._field, id_column=self.id_column, order_column=self.order_column,
+            key_column=self.key_column, columns=self._columns_spec, default_key=self._default_key(schema))
         specs = [column_spec(schema.field(n), lambda n=n: self._first_step(n), source=self.source)
                  for n in names]
         if self.id_column is None and all(s.kind == "scalar" for s in specs):
@@ -117,10 +98,10 @@ class TableSequenceReader(SequenceReader):
 
     def _default_key(self, schema: pa.Schema) -> bool:
         """Whether a nested table's text column named "key" is its key (not when asked for as a column)."""
-        if schema.names.count(_DEFAULT_KEY) != 1 or not is_text(schema.field(_DEFAULT_KEY).type):
+        if schema.names.count(DEFAULT_KEY) != 1 or not is_text(schema.field(DEFAULT_KEY).type):
             return False
         return self._columns_spec is None or \
-            _DEFAULT_KEY not in [self._field(c, "column") for c in self._columns_spec]
+            DEFAULT_KEY not in [self._field(c, "column") for c in self._columns_spec]
 
     def _first_step(self, name: str):
         """The first step of a `list<list>` column (its width), from the first non-empty row."""
