@@ -36,7 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._modelfile import MAX_INFLATION, MAX_JSON_BYTES, ModelFileError
+from ._modelfile import ModelFileError, read_member
 
 __all__ = ["H5PY_HINT", "KERAS_GROUPS", "KerasFile", "keras_group_names", "open_keras_file"]
 
@@ -90,26 +90,6 @@ def _json(data: bytes | str, what: str, where: str) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as err:
         raise ModelFileError(f"{where}: {what} is not valid JSON ({err})") from None
-
-
-def _read_member(zf: zipfile.ZipFile, name: str, where: str) -> bytes:
-    """A zip member's bytes, refused once past what its stored size allows (no zip bombs)."""
-    info = zf.getinfo(name)
-    limit = MAX_INFLATION * max(info.compress_size, 1) + 2 ** 20
-    if name.endswith(".json"):
-        limit = min(limit, MAX_JSON_BYTES)
-    parts, total = [], 0
-    try:
-        with zf.open(info) as member:
-            while chunk := member.read(2 ** 20):
-                total += len(chunk)
-                if total > limit:
-                    raise ModelFileError(f"{where}: member {name} inflates past {limit} bytes; "
-                                         f"refusing to read it")
-                parts.append(chunk)
-    except _ZIP_ERRORS as err:
-        raise ModelFileError(f"{where}: member {name} is damaged ({type(err).__name__}: {err})") from None
-    return b"".join(parts)
 
 
 @dataclass
@@ -253,9 +233,9 @@ def _open_keras_zip(path: str) -> KerasFile:
                                      f"weights_format='npz'); seqkit reads {_WEIGHTS}: save the model "
                                      f"again with Keras's default format")
             raise ModelFileError(f"{path}: no {_WEIGHTS} in the archive (sharded or missing weights)")
-        config = _json(_read_member(zf, _CONFIG, path), _CONFIG, path)
-        metadata = _json(_read_member(zf, _METADATA, path), _METADATA, path) if _METADATA in names else {}
-        weights = _read_member(zf, _WEIGHTS, path)
+        config = _json(read_member(zf, _CONFIG, path), _CONFIG, path)
+        metadata = _json(read_member(zf, _METADATA, path), _METADATA, path) if _METADATA in names else {}
+        weights = read_member(zf, _WEIGHTS, path)
     if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
         raise ModelFileError(f"{path}: {_CONFIG} does not hold a serialized Keras model "
                              f"(no 'class_name' and 'config')")

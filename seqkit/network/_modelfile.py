@@ -46,7 +46,7 @@ import torch
 from .._version import seqkit_version
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MAX_INFLATION", "MAX_JSON_BYTES", "ModelFile", "ModelFileError",
-           "read_model_file",
+           "read_member", "read_model_file",
            "write_model_file"]
 
 FORMAT_NAME = "seqkit-model"
@@ -307,7 +307,7 @@ def _read_archive(zf: zipfile.ZipFile, path: str, map_location: Any, ours: bool)
                                  f"at its end is missing)")
         raise ModelFileError(f"{path}: not a seqkit model file (no {_MANIFEST}; a file written by "
                              f"torch.save is not one)")
-    manifest = _parse_json(_read_member(zf, _MANIFEST, path), _MANIFEST, path)
+    manifest = _parse_json(read_member(zf, _MANIFEST, path), _MANIFEST, path)
     if manifest.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path}: not a seqkit model file (format {manifest.get('format')!r})")
     version = manifest.get("format_version")
@@ -338,7 +338,7 @@ def _read_archive(zf: zipfile.ZipFile, path: str, map_location: Any, ours: bool)
         if isinstance(size, int) and zf.getinfo(name).file_size != size:   # before inflating it
             raise ModelFileError(f"{path}: tampered or corrupted: member {name} has "
                                  f"{zf.getinfo(name).file_size} bytes, the manifest says {size}")
-        raw = _read_member(zf, name, path)
+        raw = read_member(zf, name, path)
         if hashlib.sha256(raw).hexdigest() != listed[name]["sha256"]:
             raise ModelFileError(f"{path}: tampered or corrupted: member {name} does not match its "
                                  f"SHA-256 in the manifest")
@@ -361,7 +361,7 @@ MAX_JSON_BYTES = 64 * 2 ** 20
 MAX_INFLATION = 100
 
 
-def _read_member(zf: zipfile.ZipFile, name: str, path: str) -> bytes:
+def read_member(zf: zipfile.ZipFile, name: str, path: str) -> bytes:
     """The member's bytes, read in pieces and refused once past what its stored size allows.
 
     The limit comes from the bytes the archive actually holds for the member
