@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from ._errors import SequenceDataError
+from ._errors import SequenceDataError, file_error
 from ._sharding import Unit
 
 __all__ = ["LongBlocks", "file_size"]
@@ -35,21 +35,16 @@ _BOM = b"\xef\xbb\xbf"
 def _open(path: str):
     try:
         return open(path, "rb")
-    except FileNotFoundError:
-        raise SequenceDataError("missing file", source=path, expected="an existing file",
-                                found="no such file") from None
     except OSError as exc:
-        raise SequenceDataError("cannot read file", source=path, expected="a readable file",
-                                found=exc.strerror or str(exc)) from None
+        raise file_error(path, exc) from None
 
 
 def file_size(path: str) -> int:
     """A file's size in bytes; a `SequenceDataError` naming a missing file."""
     try:
         return os.stat(path).st_size
-    except FileNotFoundError:
-        raise SequenceDataError("missing file", source=path, expected="an existing file",
-                                found="no such file") from None
+    except FileNotFoundError as exc:
+        raise file_error(path, exc) from None
 
 
 class _Lines:

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ._csv_check import blank_line_error, diagnose
-from ._errors import SequenceDataError
+from ._errors import SequenceDataError, file_error
 
 __all__ = ["Body", "GROUP_BYTES", "load", "parse"]
 
@@ -92,12 +92,8 @@ def load(path: str, skip_lines: int, part: str = "auto") -> Body:
                 data = handle.read(_HEAD)
                 while data.count(b"\n") <= skip_lines and len(data) < size:
                     data += handle.read(_HEAD)
-    except FileNotFoundError:
-        raise SequenceDataError("missing file", source=path, expected="an existing file",
-                                found="no such file") from None
     except OSError as exc:
-        raise SequenceDataError("cannot read file", source=path, expected="a readable file",
-                                found=exc.strerror or str(exc)) from None
+        raise file_error(path, exc) from None
     nul = data.find(b"\x00")
     if nul >= 0:
         raise SequenceDataError("NUL byte: binary data, not CSV text", source=path,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SequenceDataError"]
+__all__ = ["SequenceDataError", "file_error"]
 
 
 class SequenceDataError(ValueError):
@@ -45,3 +45,12 @@ class SequenceDataError(ValueError):
         self.expected = expected
         self.found = found
         self.hint = hint
+
+
+def file_error(path: str, exc: OSError) -> SequenceDataError:
+    """The data error for an ``OSError`` raised while opening or reading ``path``: a missing file,
+    or one that cannot be read (with the system's reason)."""
+    if isinstance(exc, FileNotFoundError):
+        return SequenceDataError("missing file", source=path, expected="an existing file", found="no such file")
+    return SequenceDataError("cannot read file", source=path, expected="a readable file",
+                             found=exc.strerror or str(exc))

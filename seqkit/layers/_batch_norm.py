@@ -8,12 +8,11 @@ from torch import nn
 
 from .._errors import ConfigError
 from ._same_shape import SameShape, check_keras_vectors, positive_float
-from ._zeroing import check_any_mask, zero_masked
+from ._zeroing import zero_masked
 
 __all__ = ["BatchNorm", "masked_moments"]
 
 _KERAS_NAMES = ("gamma", "beta", "moving_mean", "moving_variance")
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 def masked_moments(x: torch.Tensor, keep: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -131,9 +130,7 @@ class BatchNorm(SameShape):
             x ``[N, F, T]`` or ``[N, F]``; mask ``[N, T]`` (``[N]``) or None;
             returns ``x``'s shape.
         """
-        x = self._check_input(x)
-        mask = check_any_mask(mask, x, type(self).__name__)
-        xc = zero_masked(x.float() if x.dtype in _LOW_PRECISION else x, mask)   # junk out, even NaN
+        x, mask, xc = self._masked_input(x, mask)
         view = (1, -1) + (1,) * (x.dim() - 2)                              # [1, F(, 1)]
         if self.training:
             keep = None if mask is None else (mask != 0).unsqueeze(1)       # [N, 1, T] or [N, 1]

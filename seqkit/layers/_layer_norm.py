@@ -8,12 +8,11 @@ from torch import nn
 
 from .._errors import ConfigError
 from ._same_shape import SameShape, check_keras_vectors, positive_float
-from ._zeroing import check_any_mask, zero_masked
+from ._zeroing import zero_masked
 
 __all__ = ["LayerNorm"]
 
 _KERAS_NAMES = ("gamma", "beta")
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 class LayerNorm(SameShape):
@@ -71,9 +70,7 @@ class LayerNorm(SameShape):
             x ``[N, F, T]`` or ``[N, F]``; mask ``[N, T]`` (``[N]``) or None;
             returns ``x``'s shape.
         """
-        x = self._check_input(x)
-        mask = check_any_mask(mask, x, type(self).__name__)
-        xc = zero_masked(x.float() if x.dtype in _LOW_PRECISION else x, mask)   # junk out, even NaN
+        x, mask, xc = self._masked_input(x, mask)
         steps = xc.movedim(1, -1)                                           # [N, (T,) F]
         y = nn.functional.layer_norm(steps, (steps.shape[-1],), self.weight.to(xc.dtype),
                                      self.bias.to(xc.dtype), self.eps)

@@ -15,6 +15,7 @@ import torch
 from .._errors import ConfigError
 from ._base import Layer
 from ._checks import check_feature_count
+from ._zeroing import check_any_mask, zero_masked
 
 __all__ = ["SameShape", "check_keras_vectors", "positive_float"]
 
@@ -27,6 +28,10 @@ def positive_float(value, what: str, owner: str) -> float:
             or not np.isfinite(value) or value <= 0:
         raise ConfigError(f"{owner}: {what} must be a positive number, got {value!r}")
     return float(value)
+
+
+#: Half-precision inputs are normalised in float32.
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 class SameShape(Layer):
@@ -60,6 +65,18 @@ class SameShape(Layer):
             raise ValueError(f"{type(self).__name__}: expected input {want}, got {shape}")
         self._build_like(x)
         return x
+
+    def _masked_input(self, x, mask) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """``(x, mask, xc)``: the checked input and mask, and ``xc``, the input with exact zeros at
+        masked steps (junk there, even NaN, cannot leak), in float32 for a half-precision input.
+
+        Shape:
+            x ``[N, F, T]`` or ``[N, F]``; mask ``[N, T]`` (``[N]``) or None; xc as x.
+        """
+        x = self._check_input(x)
+        mask = check_any_mask(mask, x, type(self).__name__)
+        xc = zero_masked(x.float() if x.dtype in _LOW_PRECISION else x, mask)
+        return x, mask, xc
 
     def output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
         """The input shape itself (without the batch dim). Does not build.
