@@ -30,6 +30,15 @@ bf16 autocast (info); and the launch-bound hand-written loops (GravesLSTM,
 against the same loops eager (``seqkit.layers.set_compiled_steps``; info,
 ratio > 1: compiled faster). Keras is left out on CUDA unless ``--keras``.
 
+Compile rows (CPU, small shape, info): the same masked training step through a
+``Sequential`` run eagerly (the "seqkit" side) against the same network after
+``net.compile()`` (inductor) with ``recurrent="eager"`` (recurrent layers run
+outside the graph on their fast path) and, for LSTM, ``recurrent="scan"`` (the
+device-only scan inside the graph; GRU is refused there with inductor, so its
+scan row uses ``backend="aot_eager"``). As in every row, ratio = peer time /
+seqkit time, so > 1 means the eager network is faster than the compiled one.
+The first compiled calls (compilation) are in the warm-up, not in the times.
+
     .venv/bin/python benchmarks/layers.py            # full run (about 1-2 min quiet), updates RESULTS.md
     .venv/bin/python benchmarks/layers.py --quick    # a smoke run, prints only
     .venv/bin/python benchmarks/layers.py --device cuda --quick    # the CUDA table (make gpu-check)
@@ -231,6 +240,36 @@ def run(quick: bool, device: str, keras: bool = True) -> list[dict]:
                              "bare": bare_step(kind, x, h, device)}, device, rounds, per)
             rows.append(_row(kind, shape_name, peer, times, target))
             print(rows[-1]["line"], flush=True)
+    return rows + compile_rows(quick)
+
+
+def network_step(kind: str, x, mask, h: int, compile_args: dict | None):
+    """One training step of ``Sequential([kind(h)])`` on the masked batch, compiled with ``compile_args``."""
+    import seqkit
+
+    net = seqkit.Sequential([OURS[kind](h, x.shape[1])], input_type=seqkit.InputType.recurrent(x.shape[1]), seed=0)
+    if compile_args is not None:
+        net.compile(**compile_args)
+
+    def step():
+        net(x, mask).square().mean().backward()
+    return step
+
+
+def compile_rows(quick: bool) -> list[dict]:
+    """Eager against compiled network steps (info rows, CPU, small shape)."""
+    n, f, t, h = SHAPES["small"]
+    x, mask = make_batch(n, f, t)
+    rows = []
+    for kind, label, args in (("LSTM", 'compile(recurrent="eager"), inductor', {"recurrent": "eager"}),
+                              ("LSTM", 'compile(recurrent="scan"), inductor', {"recurrent": "scan"}),
+                              ("GRU", 'compile(recurrent="eager"), inductor', {"recurrent": "eager"}),
+                              ("GRU", 'compile(recurrent="scan"), aot_eager',
+                               {"recurrent": "scan", "backend": "aot_eager"})):
+        sides = {"seqkit": network_step(kind, x, mask, h, None), "compiled": network_step(kind, x, mask, h, args)}
+        times = compare(sides, "cpu", 3 if quick else 15, {"seqkit": 10, "compiled": 10})
+        rows.append(_row(kind, "small", label, times, None))
+        print(rows[-1]["line"], flush=True)
     return rows
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "ScoreListener",
     "Sequential",
     "all_reduce_evaluation",
+    "from_keras",
     "layers",
     "load",
     "load_keras",
@@ -46,7 +47,7 @@ _LAZY = {
                                        "RegressionEvaluation", "all_reduce_evaluation")},
     **{name: "network" for name in ("Checkpoint", "EarlyStopping", "FitState", "InputType", "Listener",
                                     "ModelFileError", "NonFiniteLossError", "ProgressBar",
-                                    "ScoreListener", "Sequential", "load", "load_keras", "options")},
+                                    "ScoreListener", "Sequential", "from_keras", "load", "load_keras", "options")},
 }
 
 

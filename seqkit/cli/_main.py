@@ -13,7 +13,7 @@ import sys
 import traceback
 
 from .._version import seqkit_version
-from . import _convert, _demo, _evaluate, _inspect, _predict, _train
+from . import _convert, _demo, _evaluate, _export, _inspect, _predict, _train
 
 __all__ = ["EXIT_DATA_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
@@ -24,11 +24,11 @@ EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: seqkit.ModelFileError and the command's own CliError and ConfigFileError.
 USER_ERRORS = (ValueError, OSError, ArithmeticError)
 
-_COMMANDS = (_inspect, _convert, _train, _evaluate, _predict, _demo)
+_COMMANDS = (_inspect, _convert, _train, _evaluate, _predict, _export, _demo)
 
 _DESCRIPTION = """\
 Sequence data and recurrent networks from the shell: inspect and convert
-data sets, train from a TOML file, evaluate, predict, and run the demo.
+data sets, train from a TOML file, evaluate, predict, export, and run the demo.
 
 Exit codes: 0 success, 1 data or configuration error, 2 usage error, 130 interrupted.
 """

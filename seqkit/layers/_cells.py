@@ -183,15 +183,16 @@ class GRUCell(_KerasWeightsMixin, RNNCellBase):
         H = self.units
         sig, act = self.gate_activation, self.activation
         hd = self._drop_recurrent(h, ctx)
+        # split(), not [:, a:b]: the ONNX exporter fails on slices of step results (see _tracing)
+        x_rz, x_n = xp_t.split([2 * H, H], dim=1)                             # [N, 2H], [N, H]
         if self.reset_after:
-            u = F.linear(hd, self.weight_hh, self.bias_hh)                    # [N, 3H]
-            rz = sig(xp_t[:, :2 * H] + u[:, :2 * H])                          # [N, 2H]
-            r, z = rz[:, :H], rz[:, H:]
-            n = act(xp_t[:, 2 * H:] + r * u[:, 2 * H:])
+            u_rz, u_n = F.linear(hd, self.weight_hh, self.bias_hh).split([2 * H, H], dim=1)
+            r, z = sig(x_rz + u_rz).split([H, H], dim=1)                      # [N, H] each
+            n = act(x_n + r * u_n)
         else:
-            rz = sig(torch.addmm(xp_t[:, :2 * H], hd, self.weight_hh[:2 * H].t()))
-            r, z = rz[:, :H], rz[:, H:]
-            n = act(torch.addmm(xp_t[:, 2 * H:], r * hd, self.weight_hh[2 * H:].t()))
+            w_rz, w_n = self.weight_hh.split([2 * H, H], dim=0)               # [2H, H], [H, H]
+            r, z = sig(torch.addmm(x_rz, hd, w_rz.t())).split([H, H], dim=1)
+            n = act(torch.addmm(x_n, r * hd, w_n.t()))
         h = z * h + (1.0 - z) * n
         return h, (h,)
 

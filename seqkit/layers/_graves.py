@@ -70,10 +70,11 @@ class GravesLSTMCell(RNNCellBase):
         h, c = states                                                          # [N, H]
         z = torch.addmm(xp_t, self._drop_recurrent(h, ctx), self.weight_hh.t())  # [N, 4H]
         zi, zf, zg, zo = z.chunk(4, dim=1)
-        p_i, p_f, p_o = self.peephole
+        # peephole [3, H] used whole (one view per row would alias under a traced scan)
+        pc_i, pc_f, _ = (self.peephole * c.unsqueeze(1)).unbind(1)            # [N, H] each
         sig, act = self.gate_activation, self.activation
-        c_new = sig(zf + p_f * c) * c + sig(zi + p_i * c) * act(zg)
-        h_new = sig(zo + p_o * c_new) * act(c_new)
+        c_new = sig(zf + pc_f) * c + sig(zi + pc_i) * act(zg)
+        h_new = sig(zo + (self.peephole * c_new.unsqueeze(1)).unbind(1)[2]) * act(c_new)
         return h_new, (h_new, c_new)
 
 

@@ -12,6 +12,7 @@ from ._base import layer_trait
 from ._last_time_step import InnerWrapper, call_inner
 from ._mask import check_mask
 from ._step_mask import StepMask
+from ._tracing import tracing
 
 __all__ = ["MaskZero"]
 
@@ -100,6 +101,8 @@ class MaskZero(InnerWrapper):
         derived = self._derived_mask(x, mask)
         if not self.takes_step_mask:
             return derived
+        if tracing():                                                    # no host copy in a traced graph
+            return StepMask.wrap(derived)
         return StepMask.wrap(derived, derived.cpu())                     # the one sync (a no-op on the CPU)
 
     def forward(self, x: torch.Tensor, mask=None, initial_state=None):

@@ -28,6 +28,7 @@ from .._errors import ConfigError
 from ._base import Layer
 from ._kernel_precision import layer_in_weight_dtype
 from ._step_mask import StepMask
+from ._tracing import tracing
 
 __all__ = ["Recurrent", "StepMask", "flat_tensors", "masked_loop"]
 
@@ -53,7 +54,12 @@ def masked_loop(step: Step, xs: torch.Tensor, mask: StepMask | None,
         ``(ys, states)``: ``ys`` ``[T, N, ...]`` stacked outputs with exact zeros at
         masked steps; the states after each example's last real step (the
         initial ones for an example with no real step).
+
+    While tracing (:mod:`seqkit.layers._tracing`) the loop is one ``scan``, so an
+    exported program keeps the number of steps dynamic.
     """
+    if tracing():
+        return _scanned_loop(step, xs, mask, states)
     real = mask.real if mask is not None else None                      # [T, N] bool
     ys = []
     for t in range(xs.shape[0]):
@@ -66,6 +72,25 @@ def masked_loop(step: Step, xs: torch.Tensor, mask: StepMask | None,
         states = tuple(torch.where(_bcast(r, s), n, s) for n, s in zip(new, states))
         ys.append(torch.where(_bcast(r, out), out, 0.0))
     return torch.stack(ys), states
+
+
+def _scanned_loop(step: Step, xs: torch.Tensor, mask: StepMask | None,
+                  states: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """:func:`masked_loop` as one ``torch`` ``scan`` over time (same arguments and results)."""
+    from torch._higher_order_ops.scan import scan                       # deferred: only when tracing
+
+    def combine(carry, inputs):
+        x_t, r = inputs if mask is not None else (inputs, None)         # [N, ...], [N] bool
+        out, new = step(x_t, carry)
+        new = tuple(new)
+        if r is None:                                                    # scan's outputs may not alias
+            return tuple(n.clone() for n in new), out.clone()
+        kept = tuple(torch.where(_bcast(r, s), n, s) for n, s in zip(new, carry))
+        return kept, torch.where(_bcast(r, out), out, torch.zeros_like(out))
+
+    inputs = (xs, mask.real) if mask is not None else xs                 # [T, N, ...], [T, N]
+    final, ys = scan(combine, tuple(states), inputs)
+    return ys, tuple(final)
 
 
 def _bcast(r: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -293,7 +318,7 @@ class Recurrent(Layer):
             its last real step (None when ``need_state`` is False).
         """
         x = self._check_input(x)
-        y, final = self._run(x, self._step_mask(mask, x), self._as_state(state, x), need_state)
+        y, final = self._route(x, self._step_mask(mask, x), self._as_state(state, x), need_state)
         return y, (final if need_state else None)
 
     @layer_in_weight_dtype
@@ -301,6 +326,28 @@ class Recurrent(Layer):
         """Same as :meth:`run` through the plain step loop over the cell (no fast path)."""
         x = self._check_input(x)
         return self._reference(x, self._step_mask(mask, x), self._as_state(state, x))
+
+    #: What the layer does while ``torch.compile`` traces it (``Sequential.compile(recurrent=)``
+    #: sets it): ``"eager"`` runs :meth:`_run` outside the graph, ``"scan"`` the reference loop
+    #: inside it. Export always takes the reference loop.
+    compile_path = "eager"
+
+    def _route(self, x: torch.Tensor, mask: StepMask | None, state: State,
+               need_state: bool) -> tuple[torch.Tensor, State | None]:
+        """:meth:`_run` in eager mode. While tracing (see :mod:`seqkit.layers._tracing`): the
+        reference loop (one ``scan``, nothing read on the host) for export and for
+        ``compile_path="scan"``; else :meth:`_run` eagerly, outside the graph."""
+        if not tracing():
+            return self._run(x, mask, state, need_state)
+        if self.compile_path == "scan" or torch.compiler.is_exporting():
+            return self._reference(x, mask, state)
+        values = None if mask is None else mask.values
+        return torch.compiler.disable(self._run_outside_graph)(x, values, state, need_state)
+
+    def _run_outside_graph(self, x: torch.Tensor, values: torch.Tensor | None, state: State,
+                           need_state: bool) -> tuple[torch.Tensor, State | None]:
+        """:meth:`_run` called from a traced graph: the mask analysed anew, eagerly."""
+        return self._run(x, self._step_mask(values, x), state, need_state)
 
     def _run(self, x: torch.Tensor, mask: StepMask | None, state: State,
              need_state: bool) -> tuple[torch.Tensor, State | None]:
@@ -329,7 +376,7 @@ class Recurrent(Layer):
             x = x.flip(2)
             step_mask = step_mask.flip() if step_mask is not None else None
         need_state = self.return_state or self.stateful
-        y, final = self._run(x, step_mask, state, need_state)
+        y, final = self._route(x, step_mask, state, need_state)
         if self.stateful:
             self._store_state(final)
         if not self.return_sequences:

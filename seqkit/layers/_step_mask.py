@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from ._mask import check_mask, last_real_index, single_runs
+from ._tracing import tracing
 from ._transfer import to_device
 
 __all__ = ["StepMask"]
@@ -31,7 +32,7 @@ class StepMask:
     def __init__(self, mask, x: torch.Tensor, where: str):
         raw = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(mask)
         self.values = check_mask(raw, x, where)                       # [N, T]
-        self._host = raw if raw.device.type == "cpu" else None
+        self._host = raw if raw.device.type == "cpu" and not tracing() else None
         self._real = self._keep = self._runs = self._flags = self._dev_runs = None
 
     @classmethod
@@ -45,7 +46,7 @@ class StepMask:
             values, host: ``[N, T]``, or a row mask ``[R]`` between preprocessors.
         """
         out = cls.__new__(cls)
-        out.values, out._host = values, host
+        out.values, out._host = values, (None if tracing() else host)   # a tracer reads no copy
         out._real = out._keep = out._runs = out._flags = out._dev_runs = None
         return out
 
@@ -126,9 +127,15 @@ class StepMask:
     def last_index(self, where: str) -> torch.Tensor:
         """Each example's last real step, int64 ``[N]`` on the values' device.
 
+        While tracing, nothing is checked (an example with no real step gets
+        index ``T - 1``) and nothing is read back.
+
         Raises:
             ValueError: naming the first example with no real step.
         """
+        if tracing():
+            real = self.values != 0                                    # [N, T]
+            return (self.values.shape[1] - 1) - real.flip(1).to(torch.int8).argmax(dim=1)
         if self._host is None:                                         # reads the device mask back
             return last_real_index(self.values, self.values.shape[0], self.values.shape[1], where)
         idx = last_real_index(self._host, self._host.shape[0], self._host.shape[1], where)  # [N]

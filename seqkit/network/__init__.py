@@ -22,8 +22,9 @@ from ._dataset import SequenceDataset
 from ._distributed import distributed_world, is_main_process
 from ._fit_state import FitState, NonFiniteLossError, default_progress
 from ._input_type import InputType
-from ._keras_import import load_keras
+from ._keras_import import from_keras, load_keras
 from ._listeners import Checkpoint, EarlyStopping, EpochLog, Listener, ProgressBar, ScoreListener
+from ._export import EXPORT_FORMATS, ExportCheckError
 from ._load import load
 from ._modelfile import ModelFile, ModelFileError, read_model_file
 from ._options import OPTION_NAMES, WEIGHT_INITS, options
@@ -36,8 +37,10 @@ __all__ = [
     "BACKPROP",
     "Checkpoint",
     "DataDescription",
+    "EXPORT_FORMATS",
     "EarlyStopping",
     "EpochLog",
+    "ExportCheckError",
     "FitState",
     "InputType",
     "LOSS_REDUCTIONS",
@@ -56,6 +59,7 @@ __all__ = [
     "WEIGHT_INITS",
     "default_progress",
     "distributed_world",
+    "from_keras",
     "is_main_process",
     "load",
     "load_keras",

@@ -208,7 +208,7 @@ def run_layers(net, x: torch.Tensor, mask: StepMask | None, *, stop: int | None 
     layers = net.layers
     stop = len(layers) if stop is None else stop
     pres = net.preprocessors
-    batch_size = int(x.shape[0])                   # N, for preprocessors that restore time
+    batch_size = x.shape[0]                        # N, for preprocessors that restore time (symbolic when traced)
     for i in range(stop):
         layer = layers[i]
         key = str(i)

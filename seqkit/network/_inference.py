@@ -115,7 +115,10 @@ def output(net, x, mask=None, *, labels_mask=None):
         lm = None if labels_mask is None or not per_step else as_tensor(labels_mask, "labels_mask").to(
             device=net.device, dtype=net.dtype)
         with net.autocast():
-            out = network_output(net, xt, step_mask, labels_mask=lm)[0]
+            if net.compiled and lm is None:                               # through the compiled forward
+                out = net(xt, step_mask)
+            else:
+                out = network_output(net, xt, step_mask, labels_mask=lm)[0]
     return like_input(_float(out), x)
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 
@@ -47,7 +48,7 @@ from ._modelfile import ModelFileError
 from ._options import options
 from ._sequential import Sequential
 
-__all__ = ["load_keras"]
+__all__ = ["from_keras", "load_keras"]
 
 
 @dataclass
@@ -236,3 +237,26 @@ def load_keras(path, *, loss=None, **settings) -> Sequential:
     for note in notes:
         warnings.warn(f"load_keras: {note}", stacklevel=2)
     return net
+
+
+def from_keras(model_or_path, *, loss=None, **settings) -> Sequential:
+    """A Keras 3 model object, or a saved ``.keras``/``.h5`` file, as a seqkit network.
+
+    A path goes to :func:`load_keras`. A model object is saved with its own
+    ``model.save`` to a temporary ``.keras`` file (Keras must be installed,
+    as it is when you hold a model) and read back the same way, so both give
+    the same network. Arguments and errors as :func:`load_keras`.
+
+    Shape:
+        the network takes ``[N, F, T]`` (Keras's ``(N, T, F)`` transposed).
+    """
+    if isinstance(model_or_path, (str, os.PathLike)):
+        return load_keras(model_or_path, loss=loss, **settings)
+    save = getattr(model_or_path, "save", None)
+    if not callable(save) or not hasattr(model_or_path, "layers"):
+        raise ConfigError(f"from_keras: expected a Keras model or the path of a .keras/.h5 file, got "
+                          f"{type(model_or_path).__name__}")
+    with tempfile.TemporaryDirectory(prefix="seqkit-keras-") as folder:
+        path = os.path.join(folder, "model.keras")
+        save(path)
+        return load_keras(path, loss=loss, **settings)

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from .._errors import ConfigError
-from ..layers import LossHead, StepMask
-from . import _fit, _inference, _saving, _streaming, _summary
+from ..layers import GRUCell, LossHead, Recurrent, StepMask
+from . import _export, _fit, _inference, _saving, _streaming, _summary
 from ._data_description import DataDescription
 from ._forward import make_mask, network_output, output_mask
 from ._input_type import InputType
@@ -118,6 +118,7 @@ class Sequential(nn.Module):
         self.l2 = check_option("l2", l2, owner)
         self.dropout = check_option("dropout", dropout, owner)
         self.dtype = check_dtype(dtype)
+        self.compile_recurrent: str | None = None     # set by compile()
         self.backprop = check_choice(backprop, BACKPROP, "backprop")
         self.loss_reduction = check_choice(loss_reduction, LOSS_REDUCTIONS, "loss_reduction")
         check_choice(lr_schedule_interval, ("epoch", "iteration"), "lr_schedule_interval")
@@ -451,6 +452,87 @@ class Sequential(nn.Module):
             ConfigError: a layer whose config cannot be stored (e.g. a callable activation).
         """
         _saving.save(self, path)
+
+    def compile(self, *args, recurrent: str = "eager", **kwargs) -> None:
+        """``torch.nn.Module.compile``: ``net(x, mask)``, ``fit`` and :meth:`output` then run compiled.
+
+        The recurrent layers' eager fast path chooses its kernel from the mask
+        read on the host, which a graph cannot do; ``recurrent`` says what they
+        do instead (``docs/deploy.md`` compares the two):
+
+        - ``"eager"`` (default; also what ``torch.compile(net)`` does): each
+          recurrent layer runs outside the graph (a graph break), eagerly on its fast path
+          (fused/cuDNN kernels), exactly as without compile; everything between
+          them is compiled.
+        - ``"scan"``: they run inside the graph on the device-only path (one
+          ``scan`` over time, no host read of the mask: ``seqkit.layers._tracing``),
+          the path export uses. Inductor needs dynamo's ``capture_scalar_outputs``
+          to lower the scan, so calls run with it on. Refused with inductor for a
+          network holding a ``GRU``: torch 2.13's inductor gives wrong gradients for
+          its recurrent weights there (a test shows it); ``backend="aot_eager"`` is right.
+
+        Results equal the eager ones to float rounding. Other arguments go to
+        ``torch.compile`` (``backend=``, ``mode=``, ``dynamic=``...).
+        :meth:`score`, :meth:`evaluate` and :meth:`output` with a labels mask stay eager.
+
+        Raises:
+            ConfigError: an unknown ``recurrent``, or the refused combination above.
+        """
+        if recurrent not in ("eager", "scan"):
+            raise ConfigError(f"compile: recurrent must be 'eager' or 'scan', got {recurrent!r}")
+        backend = kwargs.get("backend", args[0] if args else "inductor")
+        if recurrent == "scan" and backend == "inductor":
+            for i, layer in enumerate(self.layers):
+                if any(isinstance(module, GRUCell) for module in layer.modules()):
+                    raise ConfigError(
+                        f"compile: layer {i} ({layer_name(layer)}) holds a GRU, whose gradients torch's inductor "
+                        f"computes wrongly inside a scan (torch 2.13); use recurrent='eager' (the default) "
+                        f"or backend='aot_eager'")
+        self.compile_recurrent = recurrent
+        for module in self.modules():
+            if isinstance(module, Recurrent):
+                module.compile_path = recurrent
+        super().compile(*args, **kwargs)
+        compiled = self._compiled_call_impl
+
+        def call(*a, **k):
+            with torch._dynamo.config.patch(capture_scalar_outputs=True):
+                return compiled(*a, **k)
+        self._compiled_call_impl = call
+
+    @property
+    def compiled(self) -> bool:
+        """True after :meth:`compile`."""
+        return getattr(self, "_compiled_call_impl", None) is not None
+
+    def export(self, path, *, standardize: bool = False, logits: bool = False, check: bool = True):
+        """Write the network as an ONNX model (``.onnx``) or a ``torch.export`` program (``.pt2``).
+
+        The program's inputs are ``features`` ``[N, F, T]`` and ``mask`` ``[N, T]``
+        (1 = real step; left or right padding, or gaps), N and T dynamic; its
+        output ``output`` is what :meth:`output` gives. The mask stays a device
+        tensor: nothing is read back to the host. Written atomically, then run
+        once and compared with :meth:`forward` (1e-5; ONNX with onnxruntime).
+        See ``docs/deploy.md``.
+
+        Args:
+            path: ends in ``.onnx`` or ``.pt2``.
+            standardize: include the data description's ``Standardizer`` (the
+                program then takes the features as the data files hold them).
+            logits: output the output layer's pre-activation.
+            check: run the written file once and compare (see above).
+
+        Returns:
+            The path written (a ``pathlib.Path``).
+
+        Raises:
+            ConfigError: an unknown suffix, or a layer that cannot be exported,
+                named with its index (a stateful layer; what the tracer refuses).
+
+        Shape:
+            features ``[N, F, T]``; mask ``[N, T]``; output ``[N, C, T]`` or ``[N, C]``.
+        """
+        return _export.export_network(self, path, standardize=standardize, logits=logits, check=check)
 
     def extra_repr(self) -> str:
         it = repr(self.input_type) if self.input_type is not None else "None"

@@ -85,3 +85,12 @@ def test_uea_classification():
     out = run_example("uea_classification.py")
     assert "Tiny: 60 train / 30 test series, 2 dimension(s), classes ['up', 'down', 'flat']" in out
     assert "fcn test accuracy on Tiny:" in out
+
+
+def test_export_and_serve():
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    out = run_example("export_and_serve.py")                 # exits non-zero if the outputs differ
+    assert "exported model.onnx" in out and "standardisation inside" in out
+    assert "served 8 raw series" in out
+    assert "identical to 1e-5" in out

@@ -100,6 +100,21 @@ def test_stacked_lstm_classifier(tmp_path):
     np.testing.assert_allclose(_ours(net, x), _keras(model, x), atol=ATOL, rtol=0)
 
 
+def test_from_keras_takes_a_model_object_or_a_path(tmp_path):
+    model = _randomize(keras.Sequential([keras.Input((None, F)), L.GRU(5, return_sequences=True),
+                                         L.TimeDistributed(L.Dense(3, activation="softmax"))]))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from_object = seqkit.from_keras(model)
+        from_path = seqkit.from_keras(_save(model, tmp_path))
+    x = _x()
+    np.testing.assert_allclose(_ours(from_object, x), _keras(model, x), atol=ATOL, rtol=0)
+    np.testing.assert_allclose(_ours(from_path, x), _ours(from_object, x), atol=0, rtol=0)
+    with pytest.raises(ConfigError, match="expected a Keras model or the path"):
+        seqkit.from_keras(42)
+
+
 @pytest.mark.parametrize("merge_mode,reset_after", [("concat", True), ("sum", False), ("mul", True),
                                                     ("ave", False)])
 def test_bidirectional_gru_time_distributed(tmp_path, merge_mode, reset_after):
