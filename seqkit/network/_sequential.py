@@ -118,7 +118,6 @@ class Sequential(nn.Module):
         self.l2 = check_option("l2", l2, owner)
         self.dropout = check_option("dropout", dropout, owner)
         self.dtype = check_dtype(dtype)
-        self.compile_recurrent: str | None = None     # set by compile()
         self.backprop = check_choice(backprop, BACKPROP, "backprop")
         self.loss_reduction = check_choice(loss_reduction, LOSS_REDUCTIONS, "loss_reduction")
         check_choice(lr_schedule_interval, ("epoch", "iteration"), "lr_schedule_interval")
@@ -480,7 +479,7 @@ class Sequential(nn.Module):
         """
         if recurrent not in ("eager", "scan"):
             raise ConfigError(f"compile: recurrent must be 'eager' or 'scan', got {recurrent!r}")
-        backend = kwargs.get("backend", args[0] if args else "inductor")
+        backend = kwargs.get("backend", "inductor")           # torch.compile takes it by keyword only
         if recurrent == "scan" and backend == "inductor":
             for i, layer in enumerate(self.layers):
                 if any(isinstance(module, GRUCell) for module in layer.modules()):
@@ -488,7 +487,6 @@ class Sequential(nn.Module):
                         f"compile: layer {i} ({layer_name(layer)}) holds a GRU, whose gradients torch's inductor "
                         f"computes wrongly inside a scan (torch 2.13); use recurrent='eager' (the default) "
                         f"or backend='aot_eager'")
-        self.compile_recurrent = recurrent
         for module in self.modules():
             if isinstance(module, Recurrent):
                 module.compile_path = recurrent

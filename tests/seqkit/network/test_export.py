@@ -201,6 +201,12 @@ def test_standardize_without_a_standardizer_is_an_error(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_a_network_not_built_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="not built yet"):
+        Sequential([LSTM(4), RnnOutput(2)]).export(tmp_path / "x.onnx")
+    assert not list(tmp_path.iterdir())
+
+
 def test_unknown_suffix_names_the_formats(tmp_path):
     with pytest.raises(ConfigError, match=r"\.onnx or \.pt2"):
         _net("lstm_gru0_simplernn").export(tmp_path / "model.zip")
