@@ -188,6 +188,8 @@ def _run_written(path: str, suffix: str, args: tuple) -> np.ndarray | None:
     try:
         import onnxruntime
     except ImportError:
+        warnings.warn("export: onnxruntime is not installed, so the written .onnx file was not checked "
+                      "against the network; pip install 'seqkit[export]' to check it", stacklevel=4)
         return None
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
     feeds = {name: a.detach().cpu().numpy() for name, a in zip(("features", "mask"), args)}

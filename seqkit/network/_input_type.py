@@ -6,7 +6,9 @@ is vectors ``[N, F]``; ``InputType.convolutional(H, W, C)`` is images
 convolutional input is follows from the layers: when any layer after the
 convolutions works on sequences (a recurrent layer, ``RnnOutput``,
 ``RnnLoss``...) the input is video, frame by frame; otherwise images. Pass
-``sequence=True`` or ``False`` to say so explicitly.
+``sequence=True`` or ``False`` to say so explicitly. ``InputType.signals(L, C)``
+is sequences of 1-D signals ``[N, C, T, L]``, the input of ``ConvLSTM1D``
+(T varies, L is fixed).
 """
 
 from __future__ import annotations
@@ -18,24 +20,26 @@ from ._settings import positive_int
 
 __all__ = ["InputType"]
 
-_KINDS = ("recurrent", "feed_forward", "convolutional")
+_KINDS = ("recurrent", "feed_forward", "convolutional", "signals")
 
 
 @dataclass(frozen=True)
 class InputType:
     """The shape of one example, without the batch dimension.
 
-    Build it with :meth:`recurrent`, :meth:`feed_forward` or :meth:`convolutional`.
+    Build it with :meth:`recurrent`, :meth:`feed_forward`, :meth:`convolutional`
+    or :meth:`signals`.
 
     Shape:
         recurrent: ``[N, F, T]``; feed_forward: ``[N, F]``; convolutional:
-        ``[N, C, H, W]`` (images) or ``[N, C, T, H, W]`` (video).
+        ``[N, C, H, W]`` (images) or ``[N, C, T, H, W]`` (video); signals:
+        ``[N, C, T, L]``.
     """
 
     kind: str
-    size: int                      # F, or C for convolutional input
+    size: int                      # F, or C for convolutional input and signals
     height: int | None = None
-    width: int | None = None
+    width: int | None = None       # W, or L for signals
     sequence: bool | None = None   # convolutional only: video (True), images (False), decide (None)
 
     @classmethod
@@ -64,6 +68,16 @@ class InputType:
         return cls("convolutional", positive_int(channels, "InputType: channels"),
                    positive_int(height, "InputType: height"), positive_int(width, "InputType: width"), sequence)
 
+    @classmethod
+    def signals(cls, length: int, channels: int) -> "InputType":
+        """Sequences of 1-D signals ``[N, C, T, L]`` (``ConvLSTM1D``'s input): at each of
+        the T steps (T varies) a signal of ``length`` L points with ``channels`` C values.
+
+        Keras's channels_last ``(N, T, L, C)`` is ``x.permute(0, 3, 1, 2)``.
+        """
+        return cls("signals", positive_int(channels, "InputType: channels"), None,
+                   positive_int(length, "InputType: length"))
+
     def shape(self, sequence: bool | None = None) -> tuple:
         """The example shape without the batch dim; ``None`` stands for an unknown T.
 
@@ -73,6 +87,8 @@ class InputType:
             return (self.size, None)
         if self.kind == "feed_forward":
             return (self.size,)
+        if self.kind == "signals":
+            return (self.size, None, self.width)
         video = self.sequence if self.sequence is not None else bool(sequence)
         return (self.size, None, self.height, self.width) if video else (self.size, self.height, self.width)
 
@@ -93,6 +109,8 @@ class InputType:
             if kind == "convolutional":
                 return cls.convolutional(data["height"], data["width"], data["size"],
                                          sequence=data.get("sequence"))
+            if kind == "signals":
+                return cls.signals(data["width"], data["size"])
         except (KeyError, TypeError):
             pass
         raise ConfigError(f"InputType: cannot read {data!r}; expected kind one of {list(_KINDS)}")
@@ -101,4 +119,6 @@ class InputType:
         if self.kind == "convolutional":
             extra = "" if self.sequence is None else f", sequence={self.sequence}"
             return f"InputType.convolutional({self.height}, {self.width}, {self.size}{extra})"
+        if self.kind == "signals":
+            return f"InputType.signals({self.width}, {self.size})"
         return f"InputType.{self.kind}({self.size})"

@@ -47,7 +47,7 @@ class KerasChain:
     """The model's layers in order (the input layer left out) and one example's input shape."""
 
     model_class: str
-    input_shape: tuple          # without the batch dim: (T, F) with T an int or None, or (F,)
+    input_shape: tuple          # without the batch dim: (T, F) with T an int or None, (F,) or (T, L, C)
     layers: list[KerasLayer]
 
 
@@ -76,12 +76,15 @@ def _shape_of(entry: dict) -> Any:
 
 
 def _input_shape(batch_shape: Any, where: str) -> tuple:
-    """``(T, F)`` or ``(F,)`` from a Keras batch shape ``[N, T, F]`` or ``[N, F]``."""
+    """``(T, F)``, ``(F,)`` or ``(T, L, C)`` from a Keras batch shape ``[N, T, F]``, ``[N, F]`` or
+    ``[N, T, L, C]`` (sequences of 1-D signals, ConvLSTM1D's input; L and C known)."""
     ok = isinstance(batch_shape, (list, tuple)) and all(
         d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in batch_shape)
-    if not ok or len(batch_shape) not in (2, 3) or batch_shape[-1] is None:
+    if not ok or len(batch_shape) not in (2, 3, 4) or batch_shape[-1] is None \
+            or (len(batch_shape) == 4 and batch_shape[2] is None):
         raise ConfigError(f"{where}: input shape {batch_shape!r} cannot be imported; seqkit.load_keras "
-                          f"takes sequences (T, F) (T may be None) or feature vectors (F,), with F known")
+                          f"takes sequences (T, F) (T may be None), feature vectors (F,), or sequences of "
+                          f"1-D signals (T, L, C) for ConvLSTM1D, with F, L and C known")
     return tuple(batch_shape[1:])
 
 
@@ -239,7 +242,7 @@ def model_chain(model: dict, where: str) -> KerasChain:
     Raises:
         ConfigError: another kind of model (subclassed, several inputs or
             outputs, branches, shared layers), or an input that is neither
-            sequences ``(T, F)`` nor vectors ``(F,)``.
+            sequences ``(T, F)``, vectors ``(F,)`` nor 1-D signals ``(T, L, C)``.
         seqkit.ModelFileError: a config that cannot be read.
     """
     cls = model.get("class_name")

@@ -71,7 +71,7 @@ class _Planned:
 
 def _plan(chain: KerasChain, keras_major: int | None, notes: list[str]) -> tuple[list[_Planned], str]:
     """The seqkit layers the chain becomes, and the layout the last one outputs."""
-    layout = "sequences" if len(chain.input_shape) == 2 else "vectors"
+    layout = {1: "vectors", 2: "sequences", 3: "signals"}[len(chain.input_shape)]
     planned: list[_Planned] = []
     masks: list[float] = []
     keep = 1.0
@@ -148,6 +148,15 @@ def _add_head(planned: list[_Planned], layout: str, stored_loss, loss, notes: li
                  f"output; fit and evaluate need an output layer{hint}")
 
 
+def _input_type(shape: tuple) -> InputType:
+    """seqkit's input type for a Keras input shape ``(F,)``, ``(T, F)`` or ``(T, L, C)``."""
+    if len(shape) == 1:
+        return InputType.feed_forward(int(shape[0]))
+    if len(shape) == 2:
+        return InputType.recurrent(int(shape[1]))
+    return InputType.signals(int(shape[1]), int(shape[2]))
+
+
 def _check_sizes(planned: list[_Planned], kf: KerasFile, input_type: InputType, where: str) -> None:
     """ModelFileError unless each layer's parameter count equals the numbers the file holds for it.
 
@@ -174,12 +183,15 @@ def load_keras(path, *, loss=None, **settings) -> Sequential:
     with h5py, an optional dependency: ``pip install h5py``). The model must be
     a ``Sequential``, or a ``Functional`` model that is a plain chain, of
     ``InputLayer``, ``Masking``, ``LSTM``, ``GRU``, ``SimpleRNN``,
-    ``Bidirectional``, ``Conv1D``, ``Dense``, ``TimeDistributed(Dense)``,
-    ``Dropout`` and ``Activation``. docs/migrating.md ("Keras model import")
+    ``Bidirectional``, ``Conv1D``, ``ConvLSTM1D``, ``GlobalAveragePooling1D``,
+    ``GlobalMaxPooling1D``, ``Dense``, ``TimeDistributed(Dense)``, ``Dropout``
+    and ``Activation``. docs/migrating.md ("Keras model import")
     lists how each layer and option maps.
 
     The imported network takes seqkit's layout: Keras's ``(N, T, F)`` input is
     ``x.transpose(0, 2, 1)``, ``[N, F, T]``; per-step outputs are ``[N, C, T]``.
+    A ConvLSTM1D model's ``(N, T, L, C)`` input is ``x.transpose(0, 3, 1, 2)``,
+    ``[N, C, T, L]`` (``InputType.signals(L, C)``).
     At every real step it gives Keras's ``predict`` output (to float
     precision); at padded steps it gives zeros (Keras repeats the last
     output). A ``Masking`` layer becomes ``MaskZero``, so padded input works
@@ -219,9 +231,7 @@ def load_keras(path, *, loss=None, **settings) -> Sequential:
         chain = model_chain(kf.model_config, where)
         planned, layout = _plan(chain, kf.keras_major, notes)
         _add_head(planned, layout, kf.loss, loss, notes)
-        n_features = int(chain.input_shape[-1])
-        input_type = InputType.recurrent(n_features) if len(chain.input_shape) == 2 \
-            else InputType.feed_forward(n_features)
+        input_type = _input_type(chain.input_shape)
         _check_sizes(planned, kf, input_type, where)
         net = Sequential([p.build() for p in planned], input_type=input_type, **settings)
         for layer, p in zip(net.layers, planned):

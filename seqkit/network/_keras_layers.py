@@ -4,9 +4,12 @@
 returns a :class:`Translation`:
 
 - ``"layer"``: a seqkit layer to build (LSTM, GRU, SimpleRNN, Bidirectional,
-  Dense for ``Dense`` and ``TimeDistributed(Dense)``, Conv1D), where its
-  weights sit in the file, its ``seqkit.options`` (L1/L2 from regularizers)
-  and the layout it outputs (``"sequences"`` or ``"vectors"``);
+  Dense for ``Dense`` and ``TimeDistributed(Dense)``, Conv1D, ConvLSTM1D,
+  GlobalPooling for ``GlobalAveragePooling1D``/``GlobalMaxPooling1D``), where
+  its weights sit in the file, its ``seqkit.options`` (L1/L2 from
+  regularizers) and the layout it outputs (``"sequences"``, ``"vectors"``, or
+  ``"signals"``: sequences of 1-D signals, Keras ``(N, T, L, C)``, seqkit
+  ``[N, C, T, L]``);
 - ``"mask"`` (``Masking``: its ``mask_value``), ``"dropout"`` (``Dropout``: its
   rate) and ``"activation"`` (``Activation``: seqkit's name of it), which the
   caller applies to the layers next to them.
@@ -28,7 +31,7 @@ from typing import Any, Callable
 from torch import nn
 
 from .._errors import ConfigError
-from ..layers import GRU, LSTM, Bidirectional, Conv1D, Dense, SimpleRNN
+from ..layers import GRU, LSTM, Bidirectional, Conv1D, ConvLSTM1D, Dense, GlobalPooling, SimpleRNN
 from ._keras_chain import MODEL_CLASSES, KerasLayer
 
 __all__ = ["KERAS_ACTIVATIONS", "SUPPORTED_LAYERS", "Translation", "seqkit_activation", "translate_layer"]
@@ -41,8 +44,9 @@ KERAS_ACTIVATIONS: dict[str, str] = {
 }
 
 #: The Keras layer classes seqkit.load_keras imports.
-SUPPORTED_LAYERS: tuple[str, ...] = ("Activation", "Bidirectional", "Conv1D", "Dense", "Dropout", "GRU",
-                                     "InputLayer", "LSTM", "Masking", "SimpleRNN", "TimeDistributed")
+SUPPORTED_LAYERS: tuple[str, ...] = ("Activation", "Bidirectional", "Conv1D", "ConvLSTM1D", "Dense", "Dropout",
+                                     "GRU", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "InputLayer",
+                                     "LSTM", "Masking", "SimpleRNN", "TimeDistributed")
 
 _RECURRENT: dict[str, type] = {"GRU": GRU, "LSTM": LSTM, "SimpleRNN": SimpleRNN}
 #: Options that cannot change the imported network: names, initializers (the weights are
@@ -295,6 +299,48 @@ def _conv1d(kl: KerasLayer, keras_major, notes) -> Translation:
                        takes_activation=True)
 
 
+def _convlstm1d(kl: KerasLayer, keras_major, notes) -> Translation:
+    cfg = kl.config
+    _check_options(kl, {"filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
+                        "activation", "recurrent_activation", "use_bias", "unit_forget_bias", "dropout",
+                        "recurrent_dropout", "return_sequences", "return_state", "go_backwards", "stateful",
+                        *_REGULARIZERS}, notes)
+    if cfg.get("return_state"):
+        raise ConfigError(f"{kl.where}: return_state=True is not supported by seqkit.load_keras (a chain of "
+                          f"layers passes on the output only)")
+    if cfg.get("data_format", "channels_last") not in (None, "channels_last"):
+        raise ConfigError(f"{kl.where}: data_format={cfg.get('data_format')!r}; seqkit.load_keras imports "
+                          f"channels_last models (N, T, L, C)")
+    padding = cfg.get("padding", "valid")
+    if padding not in ("valid", "same"):
+        raise ConfigError(f"{kl.where}: padding={padding!r}; expected 'valid' or 'same'")
+    kw = {"filters": _positive_int(cfg.get("filters"), "filters", kl),
+          "kernel_size": _positive_int(cfg.get("kernel_size"), "kernel_size", kl),
+          "strides": _positive_int(cfg.get("strides", 1), "strides", kl),
+          "dilation_rate": _positive_int(cfg.get("dilation_rate", 1), "dilation_rate", kl), "padding": padding,
+          "activation": seqkit_activation(cfg.get("activation", "tanh"), kl, "activation", keras_major),
+          "gate_activation": seqkit_activation(cfg.get("recurrent_activation", "sigmoid"), kl,
+                                               "recurrent_activation", keras_major),
+          "use_bias": bool(cfg.get("use_bias", True)), "unit_forget_bias": bool(cfg.get("unit_forget_bias", True)),
+          "dropout": cfg.get("dropout", 0.0), "recurrent_dropout": cfg.get("recurrent_dropout", 0.0),
+          "return_sequences": bool(cfg.get("return_sequences", False)),
+          "go_backwards": bool(cfg.get("go_backwards", False)), "stateful": bool(cfg.get("stateful", False))}
+    # return_sequences=False leaves (N, L', F): a sequence over the signal's L' points
+    return Translation("layer", kl, ConvLSTM1D, kw, ("cell",), _regularizer_options(kl, True, notes),
+                       "signals" if kw["return_sequences"] else "sequences")
+
+
+def _global_pooling(kl: KerasLayer, keras_major, notes) -> Translation:
+    _check_options(kl, {"data_format", "keepdims"}, notes)
+    if kl.config.get("data_format", "channels_last") not in (None, "channels_last"):
+        raise ConfigError(f"{kl.where}: data_format={kl.config.get('data_format')!r}; seqkit.load_keras "
+                          f"imports channels_last models (N, T, F)")
+    if kl.config.get("keepdims"):
+        raise ConfigError(f"{kl.where}: keepdims=True is not supported (seqkit's GlobalPooling gives [N, F])")
+    mode = "avg" if kl.class_name == "GlobalAveragePooling1D" else "max"
+    return Translation("layer", kl, GlobalPooling, {"mode": mode}, layout="vectors")
+
+
 def _masking(kl: KerasLayer, keras_major, notes) -> Translation:
     _check_options(kl, {"mask_value"}, notes)
     value = kl.config.get("mask_value", 0.0)
@@ -319,10 +365,14 @@ def _activation(kl: KerasLayer, keras_major, notes) -> Translation:
                                                                  "activation", keras_major))
 
 
-_SEQUENCE_ONLY = frozenset({"Bidirectional", "Conv1D", "GRU", "LSTM", "Masking", "SimpleRNN", "TimeDistributed"})
+_SEQUENCE_ONLY = frozenset({"Bidirectional", "Conv1D", "GRU", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
+                            "LSTM", "Masking", "SimpleRNN", "TimeDistributed"})
+#: What seqkit.load_keras imports on sequences of 1-D signals (T, L, C).
+_ON_SIGNALS = frozenset({"ConvLSTM1D", "Dropout"})
 _HANDLERS = {"Activation": _activation, "Bidirectional": _bidirectional, "Conv1D": _conv1d,
-             "Dropout": _dropout, "GRU": _recurrent, "LSTM": _recurrent, "Masking": _masking,
-             "SimpleRNN": _recurrent, "TimeDistributed": _time_distributed}
+             "ConvLSTM1D": _convlstm1d, "Dropout": _dropout, "GRU": _recurrent,
+             "GlobalAveragePooling1D": _global_pooling, "GlobalMaxPooling1D": _global_pooling,
+             "LSTM": _recurrent, "Masking": _masking, "SimpleRNN": _recurrent, "TimeDistributed": _time_distributed}
 
 
 def translate_layer(kl: KerasLayer, layout: str, keras_major: int | None, notes: list[str]) -> Translation:
@@ -330,7 +380,8 @@ def translate_layer(kl: KerasLayer, layout: str, keras_major: int | None, notes:
 
     Args:
         kl: the layer.
-        layout: what the layer before it outputs.
+        layout: what the layer before it outputs (``"sequences"``, ``"vectors"`` or
+            ``"signals"``).
         keras_major: the file's Keras major version (2 or 3; None if unknown).
         notes: receives a line for each option that is not imported but only
             matters in training.
@@ -347,6 +398,17 @@ def translate_layer(kl: KerasLayer, layout: str, keras_major: int | None, notes:
     if kl.class_name not in _HANDLERS and kl.class_name != "Dense":
         raise ConfigError(f"{kl.where}: this layer class is not supported by seqkit.load_keras; it imports "
                           f"{', '.join(SUPPORTED_LAYERS)}")
+    if layout == "signals" and kl.class_name not in _ON_SIGNALS:
+        if kl.class_name == "Masking":
+            raise ConfigError(f"{kl.where}: Masking on sequences of 1-D signals (T, L, C) is not imported: "
+                              f"Keras derives an (N, T, L) mask from it, which its ConvLSTM1D cannot take; "
+                              f"pass the [N, T] mask to output() instead")
+        raise ConfigError(f"{kl.where} gets sequences of 1-D signals (T, L, C); seqkit.load_keras imports "
+                          f"only ConvLSTM1D and Dropout there (a ConvLSTM1D with return_sequences=False "
+                          f"gives (L', F), a sequence over the signal, for the layers after it)")
+    if kl.class_name == "ConvLSTM1D" and layout != "signals":
+        raise ConfigError(f"{kl.where} works on sequences of 1-D signals (T, L, C) but gets "
+                          f"{'feature vectors' if layout == 'vectors' else 'sequences (T, F)'}")
     if kl.class_name in _SEQUENCE_ONLY and layout != "sequences":
         raise ConfigError(f"{kl.where} works on sequences but gets feature vectors (an earlier recurrent "
                           f"layer has return_sequences=False)")

@@ -45,3 +45,23 @@ def test_export_refuses_other_suffixes(cli, trained_run, tmp_path):
     assert result.code == 1
     assert "OUT must end in .onnx or .pt2" in result.err
     assert not list(tmp_path.iterdir())
+
+
+def test_a_model_whose_standardisation_is_only_in_an_older_data_json_is_refused(cli, trained_run, tmp_path):
+    """A model saved before models carried their data description: its statistics sit in data.json
+    beside it. Exporting it with standardisation would leave them out silently, so it is refused."""
+    import seqkit
+
+    net = seqkit.load(trained_run / "model.seqkit")
+    net.data_description = None                                    # as an older seqkit saved it
+    old = tmp_path / "old"
+    old.mkdir()
+    net.save(old / "model.seqkit")
+    (old / "data.json").write_text('{"format": "seqkit-run-data", "version": 1, "batch": {}, "read": {}, '
+                                   '"feature_columns": ["a"], "normalizer": {"mean": [0.5], "std": [2.0], '
+                                   '"columns": ["a"]}}')
+    result = cli("export", old / "model.seqkit", tmp_path / "m.onnx")
+    assert result.code == 1
+    assert "older data.json" in result.err and "--no-standardize" in result.err
+    assert not (tmp_path / "m.onnx").exists()
+    assert cli("export", old / "model.seqkit", tmp_path / "m.onnx", "--no-standardize").code == 0

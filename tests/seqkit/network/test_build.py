@@ -6,8 +6,8 @@ import torch
 
 import seqkit
 from seqkit import ConfigError, InputType, Sequential
-from seqkit.layers import (Bidirectional, CnnToRnn, Conv2D, Dense, LastTimeStep, Output, RnnOutput,
-                           Subsampling2D)
+from seqkit.layers import (Bidirectional, CnnToRnn, Conv2D, ConvLSTM1D, Dense, LastTimeStep, Output,
+                           RnnOutput, Subsampling2D)
 
 from netdata import GRU, LSTM, GravesLSTM, SimpleRNN, params_of, sequence_data
 
@@ -112,6 +112,23 @@ def test_cnn_on_images_flattens_into_dense():
     assert net.layers[2].n_in == 4 * 3 * 3
     x = np.random.default_rng(0).standard_normal((2, 2, 8, 8)).astype(np.float32)
     assert net.output(x).shape == (2, 3)
+
+
+def test_signals_input_type_for_convlstm1d():
+    kind = InputType.signals(6, 2)
+    assert kind.shape() == (2, None, 6) and repr(kind) == "InputType.signals(6, 2)"
+    assert InputType.from_dict(kind.to_dict()) == kind
+    with pytest.raises(ConfigError, match="length"):
+        InputType.signals(0, 2)
+    net = Sequential([ConvLSTM1D(3, 3, padding="same"), ConvLSTM1D(2, 3, return_sequences=False), Dense(4)],
+                     input_type=kind, seed=0)
+    text = net.summary()
+    assert "input [N, 2, T, 6]" in text and "[N, 3, T, 6]" in text and "[N, 2, 4]" in text
+    x = torch.randn(2, 2, 9, 6)                                   # any T: T is not fixed by the type
+    mask = torch.ones(2, 9)
+    mask[0, 5:] = 0.0
+    assert net.output(x, mask).shape == (2, 4, 4)
+    torch.testing.assert_close(net.output(x, mask)[:1], net.output(x[:1, :, :5]), atol=1e-6, rtol=0)
 
 
 def test_summary_lists_layers_shapes_and_counts():

@@ -9,6 +9,7 @@ guards (each example as if alone).
 
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -157,6 +158,25 @@ def test_feed_forward_network_exports_features_only(tmp_path):
     x = torch.randn(6, F)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["features"]
+    np.testing.assert_allclose(session.run(None, {"features": x.numpy()})[0], net.output(x).numpy(), atol=1e-6)
+
+
+def test_onnx_without_onnxscript_says_what_to_install(tmp_path, monkeypatch):
+    net = Sequential([Dense(5), Output(3)], input_type=InputType.feed_forward(F), seed=1)
+    monkeypatch.setitem(sys.modules, "onnxscript", None)            # import onnxscript -> ImportError
+    with pytest.raises(ImportError, match=r"onnx and onnxscript.*pip install 'seqkit\[export\]'"):
+        net.export(tmp_path / "ff.onnx")
+    assert not list(tmp_path.iterdir())
+
+
+def test_onnx_without_onnxruntime_is_written_unchecked_with_a_warning(tmp_path, monkeypatch):
+    net = Sequential([Dense(5), Output(3)], input_type=InputType.feed_forward(F), seed=1)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.warns(UserWarning, match="onnxruntime is not installed, so the written .onnx file was not checked"):
+        path = net.export(tmp_path / "ff.onnx")
+    monkeypatch.undo()
+    x = torch.randn(4, F)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(session.run(None, {"features": x.numpy()})[0], net.output(x).numpy(), atol=1e-6)
 
 

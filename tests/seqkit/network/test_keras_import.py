@@ -23,8 +23,8 @@ os.environ.setdefault("KERAS_TORCH_DEVICE", "cpu")
 
 import seqkit  # noqa: E402
 from seqkit import ConfigError, ModelFileError  # noqa: E402
-from seqkit.layers import (LSTM, Bidirectional, Conv1D, Dense, MaskZero, Output, RnnLoss,  # noqa: E402
-                           RnnOutput, SimpleRNN)
+from seqkit.layers import (LSTM, Bidirectional, Conv1D, ConvLSTM1D, Dense, GlobalPooling,  # noqa: E402
+                           MaskZero, Output, RnnLoss, RnnOutput, SimpleRNN)
 from seqkit.network._options import layer_options  # noqa: E402
 
 keras = pytest.importorskip("keras")
@@ -233,6 +233,115 @@ def test_masking_in_a_functional_model(tmp_path):
     np.testing.assert_allclose(_ours(net, x), np.stack(_alone(model, x, mask)), atol=ATOL, rtol=0)
 
 
+@pytest.mark.parametrize("pool,mode", [(L.GlobalAveragePooling1D, "avg"), (L.GlobalMaxPooling1D, "max")])
+def test_masked_global_pooling_classifier(tmp_path, pool, mode):
+    model = _randomize(keras.Sequential([
+        keras.Input((None, F)), L.Masking(0.0), L.GRU(5, return_sequences=True, reset_after=True), pool(),
+        L.Dense(3, activation="softmax")]), seed=20)
+    net = _load(_save(model, tmp_path, loss="categorical_crossentropy"))
+    assert [type(layer) for layer in net.layers] == [MaskZero, GlobalPooling, Output]
+    assert net.layers[1].mode == mode
+    x, mask = _padded(21)
+    np.testing.assert_allclose(_ours(net, x, mask), np.stack(_alone(model, x, mask)), atol=ATOL, rtol=0)
+
+
+# -- ConvLSTM1D: Keras (N, T, L, C), seqkit [N, C, T, L] -----------------------------------------
+SIGNAL_L, SIGNAL_C = 9, 2
+
+
+def _signals(seed, n=N, t=T):
+    return np.random.default_rng(seed).normal(size=(n, t, SIGNAL_L, SIGNAL_C)).astype(np.float32)
+
+
+def _ours_signals(net, x_ntlc, mask=None):
+    """seqkit's output for Keras-layout signals, back in Keras's layout (channels last)."""
+    out = net.output(x_ntlc.transpose(0, 3, 1, 2), mask)                  # [N, C, T, L] in
+    return np.moveaxis(out, 1, -1)                                        # [N, F, ...] -> (N, ..., F)
+
+
+def test_convlstm1d_stack_with_pooling_head(tmp_path):
+    model = _randomize(keras.Sequential([
+        keras.Input((None, SIGNAL_L, SIGNAL_C)),
+        L.ConvLSTM1D(4, 3, padding="same", return_sequences=True, recurrent_activation="hard_sigmoid"),
+        L.Dropout(0.2),
+        L.ConvLSTM1D(3, 2, strides=2, return_sequences=False, unit_forget_bias=False),
+        L.GlobalMaxPooling1D(), L.Dense(3, activation="softmax")]), seed=30)
+    net = _load(_save(model, tmp_path, loss="categorical_crossentropy"))
+    assert [type(layer) for layer in net.layers] == [ConvLSTM1D, ConvLSTM1D, GlobalPooling, Output]
+    assert net.input_type == seqkit.InputType.signals(SIGNAL_L, SIGNAL_C)
+    assert net.layers[0].gate_activation_name == "hard_sigmoid" and net.layers[1].strides == (2,)
+    assert layer_options(net.layers[1]) == {"dropout": pytest.approx(0.2)}
+    x = _signals(31)
+    np.testing.assert_allclose(net.output(x.transpose(0, 3, 1, 2)), _keras(model, x), atol=ATOL, rtol=0)
+    # padded in time (right and left) with junk there: each example as Keras gives it alone
+    mask = np.zeros((N, T), np.float32)
+    for i, (n, lead) in enumerate(zip(LENGTHS, (False, True, False, True))):
+        mask[i, slice(T - n, T) if lead else slice(0, n)] = 1.0
+    junk = x + 5.0 * (1.0 - mask)[:, :, None, None]
+    alone = np.stack([_keras(model, x[i:i + 1, mask[i] > 0])[0] for i in range(N)])
+    np.testing.assert_allclose(net.output(junk.transpose(0, 3, 1, 2), mask), alone, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_convlstm1d_sequences_out_and_a_dense_over_the_signal(tmp_path, go_backwards):
+    seq = _randomize(keras.Sequential([
+        keras.Input((None, SIGNAL_L, SIGNAL_C)),
+        L.ConvLSTM1D(3, 3, dilation_rate=2, activation="relu", return_sequences=True,
+                     go_backwards=go_backwards)]), seed=32)
+    net = _load(_save(seq, tmp_path, "seq.keras"))
+    assert net.layers[0].go_backwards is go_backwards
+    x = _signals(33)
+    np.testing.assert_allclose(_ours_signals(net, x), _keras(seq, x), atol=ATOL, rtol=0)
+    # return_sequences=False leaves (L', F): the Dense after it is per point, Keras's Dense on (N, L', F)
+    last = _randomize(keras.Sequential([
+        keras.Input((None, SIGNAL_L, SIGNAL_C)), L.ConvLSTM1D(4, 3, go_backwards=go_backwards),
+        L.Dense(2, activation="sigmoid")]), seed=34)
+    net = _load(_save(last, tmp_path, "last.keras", loss="binary_crossentropy"))
+    assert [type(layer) for layer in net.layers] == [ConvLSTM1D, RnnOutput]
+    np.testing.assert_allclose(_ours_signals(net, x), _keras(last, x), atol=ATOL, rtol=0)
+
+
+def test_imported_convlstm1d_saves_and_loads(tmp_path):
+    model = _randomize(keras.Sequential([keras.Input((None, SIGNAL_L, SIGNAL_C)), L.ConvLSTM1D(3, 3),
+                                         L.GlobalAveragePooling1D(), L.Dense(2, activation="softmax")]), seed=35)
+    net = _load(_save(model, tmp_path, loss="categorical_crossentropy"))
+    net.save(tmp_path / "net.seqkit")
+    back = seqkit.load(tmp_path / "net.seqkit")
+    assert back.input_type == seqkit.InputType.signals(SIGNAL_L, SIGNAL_C)
+    x = _signals(36).transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(back.output(x), net.output(x), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("layers,match", [
+    (lambda: [L.Masking(0.0, name="bad"), L.ConvLSTM1D(3, 3)], r"'bad' \(Masking\): Masking on sequences of 1-D"),
+    (lambda: [L.ConvLSTM1D(3, 3, return_sequences=True), L.Dense(2, name="bad")],
+     r"'bad' \(Dense\) gets sequences of 1-D signals"),
+    (lambda: [L.ConvLSTM1D(3, 3, return_state=True, name="bad")], r"'bad' \(ConvLSTM1D\): return_state=True"),
+    (lambda: [L.ConvLSTM1D(3, 3, padding="same", return_sequences=True), L.Activation("relu", name="bad")],
+     r"'bad' \(Activation\) gets sequences of 1-D signals"),
+])
+def test_convlstm1d_refusals_are_named(tmp_path, layers, match):
+    built = layers()
+    if isinstance(built[-1], L.ConvLSTM1D) and built[-1].return_state:
+        inp = keras.Input((None, SIGNAL_L, SIGNAL_C))
+        model = keras.Model(inp, built[-1](inp)[0])
+    else:
+        model = keras.Sequential([keras.Input((None, SIGNAL_L, SIGNAL_C)), *built])
+    with pytest.raises(ConfigError, match=match):
+        seqkit.load_keras(_save(model, tmp_path))
+
+
+def test_convlstm1d_on_plain_sequences_is_refused(tmp_path):
+    model = keras.Sequential([keras.Input((None, SIGNAL_L, SIGNAL_C)), L.ConvLSTM1D(3, 3, name="c")])
+    path = _save(model, tmp_path)
+
+    def as_sequences(cfg):                      # claim a (T, F) input, as a hand-edited config might
+        layers = cfg["config"]["layers"]
+        layers[0]["config"]["batch_shape"] = [None, None, SIGNAL_C]
+    with pytest.raises(ConfigError, match=r"'c' \(ConvLSTM1D\) works on sequences of 1-D signals"):
+        seqkit.load_keras(_rewrite(path, as_sequences, tmp_path / "edited.keras"))
+
+
 def test_a_mask_computed_without_masking_is_refused(tmp_path):
     inp = keras.Input((None, F))
     mask = keras.ops.any(keras.ops.greater(inp, 0.5), axis=-1)
@@ -336,9 +445,9 @@ def test_keras2_h5_hard_sigmoid_is_keras2s(tmp_path):
 
 # -- errors ------------------------------------------------------------------------------------
 def test_unsupported_layer_is_named(tmp_path):
-    model = keras.Sequential([keras.Input((None, F)), L.LSTM(3, return_sequences=True),
-                              L.GlobalAveragePooling1D(name="pool"), L.Dense(2)])
-    with pytest.raises(ConfigError, match=r"Keras layer 'pool' \(GlobalAveragePooling1D\).*not supported"):
+    model = keras.Sequential([keras.Input((8, F)), L.LSTM(3, return_sequences=True),
+                              L.Flatten(name="flat"), L.Dense(2)])
+    with pytest.raises(ConfigError, match=r"Keras layer 'flat' \(Flatten\).*not supported.*ConvLSTM1D"):
         seqkit.load_keras(_save(model, tmp_path))
 
 

@@ -134,7 +134,8 @@ def test_sequential_input_shape_from_the_first_layer():
 @pytest.mark.parametrize("model,error,match", [
     ({"class_name": "MyModel", "config": {}}, ConfigError, "class 'MyModel'"),
     ({"class_name": "Sequential", "config": {"layers": "no"}}, ModelFileError, "no readable 'layers'"),
-    (_sequential(_layer("LSTM", units=H), shape=(None, 4, 4, F)), ConfigError, "input shape"),
+    (_sequential(_layer("LSTM", units=H), shape=(None, 4, 4, 4, F)), ConfigError, "input shape"),
+    (_sequential(_layer("LSTM", units=H), shape=(None, 4, None, F)), ConfigError, "input shape"),
     (_sequential(_layer("LSTM", units=H), shape=(None, None, None)), ConfigError, "input shape"),
     ({"class_name": "Sequential", "config": {"layers": [_layer("LSTM", units=H)]}}, ConfigError,
      "does not say the model's input shape"),
