@@ -42,7 +42,7 @@ def _network(layers: list, n_in: int, epochs: int, learning_rate: float, grad_cl
 
 
 def fcn(n_in: int, n_classes: int, *, filters=(128, 256, 128), kernels=(8, 5, 3), epochs: int = 200,
-        learning_rate: float = 1e-3, grad_clip=1.0, **options) -> Sequential:
+        learning_rate: float = 1e-3, grad_clip=1.0, bn_momentum: float = 0.9, **options) -> Sequential:
     """The FCN of Wang, Yan and Oates (2017) for sequence classification.
 
     ``Conv1D(128, 8) -> BatchNorm -> relu -> Conv1D(256, 5) -> BatchNorm ->
@@ -58,6 +58,12 @@ def fcn(n_in: int, n_classes: int, *, filters=(128, 256, 128), kernels=(8, 5, 3)
             learning_rate / 100); train for this many epochs.
         learning_rate: Adam's initial rate.
         grad_clip: clip the gradients' global norm (None: no clipping).
+        bn_momentum: the BatchNorm layers' momentum (share of the running
+            statistics kept per batch). 0.9, not Keras's 0.99: on a small
+            training set (a few batches an epoch) 0.99's running statistics
+            are still far from the data's after a short schedule, and the
+            evaluated network gives every series one class
+            (docs/classification.md).
         options: any other ``Sequential`` argument (``seed``, ``device``,
             ``dtype``, ``l2``, ...).
 
@@ -78,7 +84,7 @@ def fcn(n_in: int, n_classes: int, *, filters=(128, 256, 128), kernels=(8, 5, 3)
     layers = []
     for n, k in zip(filters, kernels):
         layers += [Conv1D(_positive(n, "filters", owner), _positive(k, "kernels", owner), padding="same"),
-                   BatchNorm(), Activation("relu")]
+                   BatchNorm(momentum=bn_momentum), Activation("relu")]
     layers += [GlobalPooling("avg"), Output(n_classes)]
     return _network(layers, n_in, epochs, learning_rate, grad_clip, options)
 

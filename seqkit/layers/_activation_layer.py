@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import torch
 
+from ._activations import activation_name, keeps_zero
 from ._checks import describe_activation, layer_activation
 from ._same_shape import SameShape
-from ._zeroing import check_any_mask, zero_masked
+from ._zeroing import check_any_mask, mark_zeroed, zero_finite, zero_input, zero_masked
 
 __all__ = ["Activation"]
 
@@ -54,7 +55,12 @@ class Activation(SameShape):
         """
         x = self._check_input(x)
         mask = check_any_mask(mask, x, type(self).__name__)
-        return zero_masked(self.activation(zero_masked(x, mask)), mask)    # junk out, even NaN
+        if activation_name(self.activation) is None:          # a callable: a fresh input (it may work
+            return zero_masked(self.activation(zero_masked(x, mask)), mask)   # in place), anything out
+        y = self.activation(zero_input(x, mask))                          # junk out, even NaN
+        if keeps_zero(self.activation):                                   # zero in, zero out
+            return mark_zeroed(y, mask)
+        return zero_finite(y, mask)                                       # named: finite at zero
 
     def extra_repr(self) -> str:
         return f"{describe_activation(self.activation)}, n_in={self.n_in}"

@@ -31,7 +31,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ACTIVATIONS", "Activation", "activation_name", "canonical_activation", "get_activation"]
+__all__ = ["ACTIVATIONS", "Activation", "activation_name", "canonical_activation", "get_activation",
+           "keeps_zero"]
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
@@ -79,6 +80,9 @@ _ALIASES = {
     "leakyrelu": "leaky_relu",
     "silu": "swish",
 }
+
+#: The canonical names whose function maps 0 to 0 (a zero step stays zero through them).
+_ZERO_AT_ZERO = frozenset({"elu", "gelu", "identity", "leaky_relu", "relu", "selu", "softsign", "swish", "tanh"})
 
 #: Every accepted activation name (canonical names and aliases), sorted.
 ACTIVATIONS: tuple[str, ...] = tuple(sorted(set(_FUNCTIONS) | set(_ALIASES)))
@@ -161,3 +165,9 @@ def get_activation(activation: str | Callable[[torch.Tensor], torch.Tensor] | No
 def activation_name(activation: Callable[[torch.Tensor], torch.Tensor]) -> str | None:
     """The canonical name of a resolved activation, or None for a user callable."""
     return activation.name if isinstance(activation, Activation) else None
+
+
+def keeps_zero(activation: Callable[[torch.Tensor], torch.Tensor]) -> bool:
+    """True for a named activation that maps 0 to 0 (``relu``, ``tanh``...); False for the others
+    (``sigmoid``, ``softmax``...) and for any user callable."""
+    return activation_name(activation) in _ZERO_AT_ZERO

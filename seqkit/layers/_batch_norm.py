@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from .._errors import ConfigError
 from ._same_shape import SameShape, check_keras_vectors, positive_float
-from ._zeroing import zero_masked
+from ._zeroing import keep_factor, mark_zeroed
 
 __all__ = ["BatchNorm", "masked_moments"]
 
@@ -27,19 +28,110 @@ def masked_moments(x: torch.Tensor, keep: torch.Tensor | None) -> tuple[torch.Te
         x ``[N, F]`` with keep ``[N, 1]``, or ``[N, F, T]`` with keep ``[N, 1, T]``
         (bool), or keep None; returns mean ``[F]``, variance ``[F]``, count ``[]``.
     """
-    dims = (0,) if x.dim() == 2 else (0, 2)
-    zero = torch.zeros((), dtype=x.dtype, device=x.device)
     if keep is None:
-        count = torch.tensor(float(x.numel() // x.shape[1]), dtype=x.dtype, device=x.device)
-        mean = x.mean(dims)
-        var = (x - mean.view(1, -1, *([1] * (x.dim() - 2)))).square().mean(dims)
+        mean, var, count, _ = _moments(x, None)
         return mean, var, count
-    count = keep.sum(dtype=x.dtype)                                      # real steps (rows) in all
-    denom = count.clamp_min(1.0)
-    mean = torch.where(keep, x, zero).sum(dims) / denom                  # [F]
-    centred = torch.where(keep, x - mean.view(1, -1, *([1] * (x.dim() - 2))), zero)
-    var = centred.square().sum(dims) / denom                             # [F]
+    xz = torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))
+    mean, var, count, _ = _moments(xz, keep.to(x.dtype))
     return mean, var, count
+
+
+def _as(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``t`` in ``dtype`` (itself when it is in it already: no dispatch)."""
+    return t if t.dtype == dtype else t.to(dtype)
+
+
+def _feature_sum(t: torch.Tensor) -> torch.Tensor:
+    """Sum over every dim but the features (dim 1), examples first: adding whole ``[F, ...]``
+    slabs and then each feature's row is several times faster on the CPU than one reduction
+    over dims (0, 2).
+
+    Shape:
+        t ``[N, F]`` or ``[N, F, T]``; returns ``[F]``.
+    """
+    t = t.sum(0)                                                         # [F] or [F, T]
+    return t if t.dim() == 1 else t.sum(1)
+
+
+def _moments(xz: torch.Tensor, keep: torch.Tensor | None):
+    """:func:`masked_moments` of an ``xz`` that is already exactly zero at the masked entries, with
+    the 0/1 ``keep`` in its dtype; also returns ``xz`` centred, zero at the masked entries.
+
+    Sums and products only (no ``torch.where``): the masked entries are zeros, so the sum of
+    ``xz`` is the sum over the real ones, and ``xz - keep * mean`` leaves them zero.
+
+    Shape:
+        xz ``[N, F]`` with keep ``[N, 1]``, or ``[N, F, T]`` with keep ``[N, 1, T]``, or keep None;
+        returns mean ``[F]``, variance ``[F]``, count ``[]``, centred ``xz``'s shape.
+    """
+    view = (1, -1) + (1,) * (xz.dim() - 2)                               # [1, F(, 1)]
+    if keep is None:
+        count = torch.tensor(float(xz.numel() // xz.shape[1]), dtype=xz.dtype, device=xz.device)
+        denom = count
+    else:
+        count = keep.sum()                                               # real steps (rows) in all
+        denom = count.clamp_min(1.0)
+    mean = _feature_sum(xz) / denom                                      # [F]
+    if keep is None:
+        centred = xz - mean.view(view)
+    else:
+        centred = torch.addcmul(xz, keep, mean.view(view), value=-1.0)  # zero at the masked entries
+    var = _feature_sum(centred * centred) / denom                        # [F]
+    return mean, var, count, centred
+
+
+class _BatchStatsNorm(torch.autograd.Function):
+    """Training-mode batch normalisation over the real entries, with a hand-written backward.
+
+    The function of :func:`_moments` followed by ``gamma * (x - mean) /
+    sqrt(var + eps) + beta`` (torch's inference-mode kernel, given these
+    statistics) and zeros at the masked entries, in about half the tensor
+    passes autograd takes through those ops. The backward is the textbook one
+    over the ``n`` real entries; a masked entry gets no gradient. Once
+    differentiable (as seqkit's recurrent kernels): a second derivative through
+    training-mode BatchNorm is an error, not a wrong number.
+
+    Forward: ``(xz, keep, weight, bias, eps) -> (y, mean, var, count)``; ``xz``
+    is zero at the masked entries; the statistics are outputs without a
+    gradient (for the running averages).
+
+    Shape:
+        xz ``[N, F, T]`` with keep ``[N, 1, T]`` (or ``[N, F]`` with ``[N, 1]``), keep
+        0/1 in xz's dtype or None; weight, bias ``[F]``; y as xz; mean, var ``[F]``; count ``[]``.
+    """
+
+    @staticmethod
+    def forward(ctx, xz, keep, weight, bias, eps):
+        mean, var, count, centred = _moments(xz, keep)
+        y = nn.functional.batch_norm(xz, mean, var, weight, bias, training=False, eps=eps)
+        if keep is not None:
+            y.mul_(keep)                                     # finite at the masked entries: exact zeros
+        inv = torch.rsqrt(var + eps)                                     # [F]
+        scale = inv * weight                                             # [F]
+        per_real = scale / count.clamp_min(1.0)                          # [F]: scale / n
+        ctx.save_for_backward(centred, keep, inv, scale, per_real)
+        ctx.mark_non_differentiable(mean, var, count)
+        return y, mean, var, count
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gy, _mean, _var, _count):
+        centred, keep, inv, scale, per_real = ctx.saved_tensors
+        view = (1, -1) + (1,) * (gy.dim() - 2)                           # [1, F(, 1)]
+        g = gy if keep is None else gy * keep                            # nothing from the masked steps
+        dbias = _feature_sum(g)                                          # [F]
+        dweight = _feature_sum(g * centred) * inv                        # [F]: sum of g * x_hat
+        gx = None
+        if ctx.needs_input_grad[0]:
+            # scale * (g - dbias / n - x_hat * dweight / n), zero at the masked entries
+            gx = g * scale.view(view)                                    # [N, F, T]
+            gx.addcmul_(centred, (per_real * inv * dweight).view(view), value=-1.0)
+            if keep is None:
+                gx.sub_((per_real * dbias).view(view))
+            else:
+                gx.addcmul_(keep, (per_real * dbias).view(view), value=-1.0)
+        return (gx, None, dweight if ctx.needs_input_grad[2] else None,
+                dbias if ctx.needs_input_grad[3] else None, None)
 
 
 class BatchNorm(SameShape):
@@ -130,26 +222,31 @@ class BatchNorm(SameShape):
             x ``[N, F, T]`` or ``[N, F]``; mask ``[N, T]`` (``[N]``) or None;
             returns ``x``'s shape.
         """
-        x, mask, xc = self._masked_input(x, mask)
-        view = (1, -1) + (1,) * (x.dim() - 2)                              # [1, F(, 1)]
+        x, mask, xc = self._masked_input(x, mask)                         # xc: zero at masked steps
+        keep = None if mask is None else keep_factor(mask, xc)              # [N, 1, T] or [N, 1] of 0/1
+        weight, bias = _as(self.weight, xc.dtype), _as(self.bias, xc.dtype)  # [F]
         if self.training:
-            keep = None if mask is None else (mask != 0).unsqueeze(1)       # [N, 1, T] or [N, 1]
-            mean, var, count = masked_moments(xc, keep)
+            y, mean, var, count = _BatchStatsNorm.apply(xc, keep, weight, bias, self.eps)
             self._update_running(mean, var, count)
-        else:
-            mean, var = self.running_mean.to(xc.dtype), self.running_var.to(xc.dtype)
-        scale = torch.rsqrt(var + self.eps) * self.weight.to(xc.dtype)      # [F]
-        y = (xc - mean.view(view)) * scale.view(view) + self.bias.to(xc.dtype).view(view)
-        return zero_masked(y, mask).to(x.dtype)
+        else:                                                  # torch's kernel with the running statistics
+            y = nn.functional.batch_norm(xc, _as(self.running_mean, xc.dtype), _as(self.running_var, xc.dtype),
+                                         weight, bias, training=False, eps=self.eps)
+            # finite at the masked steps (xc is zero there), so the multiplication zeroes them exactly
+            y = y if keep is None else y * keep
+        return mark_zeroed(_as(y, x.dtype), mask)
 
     def _update_running(self, mean: torch.Tensor, var: torch.Tensor, count: torch.Tensor) -> None:
-        """Move the running statistics towards the batch's; unchanged for a batch with no real step."""
+        """Move the running statistics towards the batch's; unchanged for a batch with no real step
+        (its weight is then 0; decided on the device, no host sync).
+
+        Shape:
+            mean, var ``[F]``; count ``[]``.
+        """
         with torch.no_grad():
-            m = self.momentum
-            any_real = count > 0                                            # no host sync
-            for buf, batch in ((self.running_mean, mean), (self.running_var, var)):
-                moved = buf * m + batch.detach().to(buf.dtype) * (1.0 - m)
-                buf.copy_(torch.where(any_real, moved, buf))
+            dtype = self.running_mean.dtype
+            weight = (count > 0) * (1.0 - self.momentum)                     # [], 0 without a real step
+            self.running_mean.lerp_(_as(mean, dtype), _as(weight, dtype))
+            self.running_var.lerp_(_as(var, dtype), _as(weight, dtype))
 
     # -- Keras weights ----------------------------------------------------------------------------
     def get_keras_weights(self) -> list[np.ndarray]:

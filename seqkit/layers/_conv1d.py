@@ -13,11 +13,12 @@ with stride 1 and an output as long as the input. Two paddings:
 ``(k - 1) * dilation``, and the ``[N, T]`` mask (and per-step labels) would no
 longer line up with the output. Neither are strides above 1, for the same reason.
 
-Masking: masked input steps are zeroed before the convolution and masked
-output steps are exact zeros. For padding at either end of a sequence this
-gives each example what it gets alone (the zeros stand where the
-convolution's own padding would be); a gap inside a sequence is seen as zeros
-by the steps around it, not skipped.
+Masking: masked input steps are zeroed before the convolution (no work for
+an input a seqkit layer has just zeroed for the same mask, see
+:mod:`seqkit.layers._zeroing`) and masked output steps are exact zeros. For
+padding at either end of a sequence this gives each example what it gets
+alone (the zeros stand where the convolution's own padding would be); a gap
+inside a sequence is seen as zeros by the steps around it, not skipped.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._errors import ConfigError
+from ._activations import activation_name
 from ._base import Layer
 from ._checks import check_feature_count, check_positive_int, describe_activation, layer_activation
 from ._conv import keras_conv_weights, load_keras_conv_weights, same_pads
 from ._float32 import cudnn_call
 from ._mask import check_mask
-from ._zeroing import zero_masked
+from ._zeroing import zero_finite, zero_input, zero_masked
 
 __all__ = ["CONV1D_PADDINGS", "Conv1D"]
 
@@ -155,10 +157,11 @@ class Conv1D(Layer):
         """
         self._check_input(x)
         left, right = self._pads()
-        if left or right:
-            x = F.pad(x, (left, right))                                       # zeros on T only
+        both = min(left, right)                           # the convolution's own (symmetric) padding
+        if left > both or right > both:
+            x = F.pad(x, (left - both, right - both))                         # the rest: zeros on T only
         dilation = self.dilation                                          # seqkit's float32 mode on CUDA
-        return cudnn_call(lambda v, w, b: F.conv1d(v, w, b, dilation=dilation),
+        return cudnn_call(lambda v, w, b: F.conv1d(v, w, b, padding=both, dilation=dilation),
                           x, self.weight, self.bias)                          # [N, H, T]
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -169,8 +172,10 @@ class Conv1D(Layer):
         """
         self._check_input(x)
         mask = check_mask(mask, x, type(self).__name__)
-        z = self.preactivation(zero_masked(x, mask))
-        return zero_masked(self.activation(z), mask)
+        y = self.activation(self.preactivation(zero_input(x, mask)))         # [N, H, T]
+        if activation_name(self.activation) is None:                      # a callable: anything at padding
+            return zero_masked(y, mask)
+        return zero_finite(y, mask)          # named: finite from the zeroed input, so x * 0/1 is exact
 
     def output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
         """``(F, T) -> (H, T)``; T may be None. Does not build.

@@ -14,7 +14,7 @@ from ._checks import check_feature_count, check_positive_int
 from ._mask import check_mask
 from ._step_mask import StepMask
 from ._tracing import tracing
-from ._zeroing import check_any_mask, zero_masked
+from ._zeroing import check_any_mask, zero_input, zero_masked
 
 __all__ = ["GlobalPooling", "POOLING_MODES"]
 
@@ -145,17 +145,18 @@ class GlobalPooling(Layer):
 
     def _pool(self, x: torch.Tensor, values: torch.Tensor | None) -> torch.Tensor:
         """``x [N, F, L]`` pooled over L where ``values [N, L]`` is nonzero -> ``[N, F]``."""
-        keep = None if values is None else (values != 0).unsqueeze(1)      # [N, 1, L]
         if self.mode == "max":
-            if keep is None:
+            if values is None:
                 return x.amax(dim=2)
+            keep = (values != 0).unsqueeze(1)                               # [N, 1, L]
             return torch.where(keep, x, torch.full((), -math.inf, dtype=x.dtype, device=x.device)).amax(dim=2)
-        xz = x if keep is None else torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))
+        xz = zero_input(x, values)                    # no work for an input a seqkit layer has just zeroed
         if self.mode == "sum":
             return xz.sum(dim=2)
         if self.mode == "pnorm":
             return torch.linalg.vector_norm(xz, ord=self.pnorm, dim=2)
-        count = x.shape[2] if keep is None else keep.sum(dim=2, dtype=x.dtype).clamp_min(1.0)  # [N, 1]
+        count = x.shape[2] if values is None else \
+            (values != 0).sum(dim=1, keepdim=True, dtype=x.dtype).clamp_min(1.0)   # [N, 1]
         return xz.sum(dim=2) / count
 
     def forward(self, x: torch.Tensor, mask=None) -> torch.Tensor:

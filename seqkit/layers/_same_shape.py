@@ -15,7 +15,7 @@ import torch
 from .._errors import ConfigError
 from ._base import Layer
 from ._checks import check_feature_count
-from ._zeroing import check_any_mask, zero_masked
+from ._zeroing import check_any_mask, zero_input
 
 __all__ = ["SameShape", "check_keras_vectors", "positive_float"]
 
@@ -68,14 +68,15 @@ class SameShape(Layer):
 
     def _masked_input(self, x, mask) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """``(x, mask, xc)``: the checked input and mask, and ``xc``, the input with exact zeros at
-        masked steps (junk there, even NaN, cannot leak), in float32 for a half-precision input.
+        masked steps (junk there, even NaN, cannot leak; no work for an input a seqkit layer has
+        just zeroed for this mask, see :func:`zero_input`), in float32 for a half-precision input.
 
         Shape:
             x ``[N, F, T]`` or ``[N, F]``; mask ``[N, T]`` (``[N]``) or None; xc as x.
         """
         x = self._check_input(x)
         mask = check_any_mask(mask, x, type(self).__name__)
-        xc = zero_masked(x.float() if x.dtype in _LOW_PRECISION else x, mask)
+        xc = zero_input(x.float() if x.dtype in _LOW_PRECISION else x, mask)
         return x, mask, xc
 
     def output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:

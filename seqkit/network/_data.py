@@ -395,7 +395,16 @@ _END = object()
 
 
 class Prefetcher:
-    """Iterate ``source`` in a background thread, one converted batch ahead.
+    """Iterate ``source``, each batch converted for the device; on a GPU one batch ahead in a
+    background thread.
+
+    On a CUDA device the thread reads and converts the next batch (its copies on
+    a side stream) while the current one trains. On the CPU there is no copy to
+    overlap, and a second Python thread only competes for the GIL with the
+    training step (measured: about 5 % more CPU time per epoch for the FCN
+    recipe on JapaneseVowels, one torch thread), so batches are read and
+    converted in line; readers that decode in bulk (Parquet) keep their own
+    background thread either way.
 
     Args:
         source: an iterable of batches.
@@ -411,11 +420,20 @@ class Prefetcher:
                  class_labels=None):
         self._source, self._device, self._dtype, self._skip = source, torch.device(device), dtype, skip
         self._class_labels = class_labels
+        self._threaded = self._device.type != "cpu"
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
         self._stream = torch.cuda.Stream(self._device) if self._device.type == "cuda" else None
         self._thread = threading.Thread(target=self._work, name="seqkit-prefetch", daemon=True)
         self._started = False
+
+    def _in_line(self):
+        """The CPU path: read, skip and convert each batch in the consumer's thread."""
+        for k, item in enumerate(self._source):
+            if self._stop.is_set():
+                return
+            if k >= self._skip:
+                yield to_device(item, self._device, self._dtype, class_labels=self._class_labels)
 
     def _put(self, item) -> bool:
         while not self._stop.is_set():
@@ -441,6 +459,12 @@ class Prefetcher:
             self._put(err)
 
     def __iter__(self):
+        if not self._threaded:
+            try:
+                yield from self._in_line()
+            finally:
+                self.close()
+            return
         if not self._started:
             self._started = True
             self._thread.start()
@@ -456,7 +480,7 @@ class Prefetcher:
             self.close()
 
     def close(self) -> None:
-        """Stop the reader thread (it finishes the batch it is reading)."""
+        """Stop reading (a reader thread finishes the batch it is reading)."""
         self._stop.set()
         while True:
             try:

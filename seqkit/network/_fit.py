@@ -140,11 +140,12 @@ def pad_steps(b: DeviceBatch, steps: int) -> DeviceBatch:
     return DeviceBatch(grow(x), labels, grow(fm, 1), grow(lm, 1), grow(fm_host, 1), grow(lm_host, 1), b.keys)
 
 
-def _clip_gradients(net) -> None:
+def _clip_gradients(net, params) -> None:
+    """Clip the gradients of ``params`` (the network's parameters) as ``net.grad_clip`` says."""
     if net.grad_clip is None:
         return
     kind, limit = net.grad_clip
-    params = [p for p in net.parameters() if p.grad is not None]
+    params = [p for p in params if p.grad is not None]
     if kind == "norm":
         torch.nn.utils.clip_grad_norm_(params, limit)
     else:
@@ -186,6 +187,7 @@ class FitRun:
         self.net, self.model, self.listeners, self.state = net, model, listeners, state
         self.check_every, self.dist = check_every, dist
         self.head = net.head()
+        self.params = list(net.parameters())          # for clipping: walked once, not at every step
         self.classes = ClassIndexLabels(self.head, len(net.layers) - 1)
         self.reg_groups = penalty_groups(net.layers, net.l1, net.l2)
         dirs = [item.directory for item in listeners if isinstance(item, Checkpoint)]
@@ -323,7 +325,7 @@ class FitRun:
         loss = loss.float()
         reg = penalty(self.reg_groups)
         (loss if reg is None else loss + reg).backward()
-        _clip_gradients(net)
+        _clip_gradients(net, self.params)
         opt.step()
         net.progress.updates += 1
         loss = loss.detach()

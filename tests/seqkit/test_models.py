@@ -46,6 +46,13 @@ def test_fcn_has_the_papers_layers_and_saves_its_schedule(tmp_path):
     np.testing.assert_array_equal(loaded.output(x), net.output(x))
 
 
+def test_fcn_batch_norm_momentum():
+    norms = [layer for layer in models.fcn(3, 4).layers if type(layer).__name__ == "BatchNorm"]
+    assert len(norms) == 3 and {layer.momentum for layer in norms} == {0.9}
+    assert {layer.momentum for layer in models.fcn(3, 4, bn_momentum=0.99).layers
+            if type(layer).__name__ == "BatchNorm"} == {0.99}
+
+
 def test_lstm_classifier_last_step_layout():
     net = models.lstm_classifier(5, 3, units=7, layers=2)
     assert [type(layer).__name__ for layer in net.layers] == ["LSTM", "LastTimeStep", "Output"]
@@ -58,6 +65,7 @@ def test_lstm_classifier_last_step_layout():
     (lambda: models.fcn(2, 2, epochs=0), "epochs"),
     (lambda: models.fcn(2, 2, filters=(8, 8), kernels=(3,)), "as many"),
     (lambda: models.fcn(2, 2, filters=(8, -1, 8)), "filters"),
+    (lambda: models.fcn(2, 2, bn_momentum=1.5), "momentum"),
     (lambda: models.lstm_classifier(2, 2, units=0), "units"),
     (lambda: models.lstm_classifier(2, 2, layers=True), "layers"),
     (lambda: models.lstm_classifier(2, 2, pooling="sum"), "pooling"),
