@@ -43,7 +43,8 @@ from ._tracing import tracing
 __all__ = ["check_any_mask", "holds_zeros", "keep_factor", "mark_zeroed", "zero_finite", "zero_input",
            "zero_masked"]
 
-#: The tensor attribute holding the note of :func:`mark_zeroed`: (weak reference to the mask, version).
+#: The tensor attribute holding the note of :func:`mark_zeroed`: (weak reference to the mask, the
+#: tensor's version, the mask's version).
 _NOTE = "_seqkit_zero_where_masked"
 
 
@@ -93,17 +94,17 @@ def mark_zeroed(y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         y: ``[N, H, T, *rest]`` with mask ``[N, T]``, or ``[R, *rest]`` with mask ``[R]``.
     """
     if mask is not None and not tracing():
-        setattr(y, _NOTE, (weakref.ref(mask), y._version))
+        setattr(y, _NOTE, (weakref.ref(mask), y._version, mask._version))
     return y
 
 
 def holds_zeros(x: torch.Tensor, mask: torch.Tensor | None) -> bool:
-    """True when ``x`` carries the note of :func:`mark_zeroed` for this very ``mask`` and has not
-    been changed in place since."""
+    """True when ``x`` carries the note of :func:`mark_zeroed` for this very ``mask`` and neither
+    has been changed in place since."""
     if mask is None or tracing():
         return False
     note = getattr(x, _NOTE, None)
-    return note is not None and note[0]() is mask and note[1] == x._version
+    return note is not None and note[0]() is mask and note[1:] == (x._version, mask._version)
 
 
 def zero_masked(y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:

@@ -53,6 +53,15 @@ def test_an_in_place_change_drops_the_note():
     assert z is not y and (_padded(z, mask) == 0).all()
 
 
+def test_an_in_place_change_of_the_mask_drops_the_note():
+    x, mask = _data()
+    y = zero_masked(x, mask)
+    mask[0, 2] = 0.0                                                     # one more step masked
+    assert not holds_zeros(y, mask)
+    z = zero_input(y, mask)
+    assert z is not y and (_padded(z, mask) == 0).all()
+
+
 def test_zero_finite_is_exact_and_noted():
     x, mask = _data()
     finite = torch.nan_to_num(x, nan=-2.5)                               # finite junk, some negative
