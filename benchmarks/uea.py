@@ -1,6 +1,6 @@
 """UEA/UCR classification: seqkit's recipes against a bare-PyTorch FCN, beside the published figures.
 
-    python benchmarks/uea.py DIR [--datasets BasicMotions,JapaneseVowels] [--seeds 3] [--epochs N]
+    python benchmarks/uea.py DIR [--datasets BasicMotions,JapaneseVowels] [--seeds 3] [--first-seed 0] [--epochs N]
                                  [--models fcn,lstm,torch_fcn] [--normalize none|per_sequence]
                                  [--threads N] [--no-write]
 
@@ -128,7 +128,7 @@ def train_one(kind, train, test, n_in, n_classes, epochs, seed) -> float:
     return seqkit_model(kind, train, test, n_in, n_classes, epochs, seed)
 
 
-def run(folder: str, names, seeds: int, epochs_override, kinds, normalize: str = "none") -> list:
+def run(folder: str, names, seeds: int, epochs_override, kinds, normalize: str = "none", first_seed: int = 0) -> list:
     rows = []
     for name in names:
         epochs, size, published = DATASETS[name]
@@ -144,7 +144,7 @@ def run(folder: str, names, seeds: int, epochs_override, kinds, normalize: str =
             train_one(kind, train, test, n_in, n_classes, 1, 0)
         for kind in kinds:
             accs, cpu, wall = [], [], []
-            for seed in range(seeds):
+            for seed in range(first_seed, first_seed + seeds):
                 _, train = batches(find(folder, name, "TRAIN"), None, size, train=True, seed=seed,
                                    normalize=normalize)
                 _, test = batches(find(folder, name, "TEST"), train_reader.classes, 64, train=False, seed=seed,
@@ -177,6 +177,7 @@ def main(argv=None) -> None:
     parser.add_argument("folder")
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--epochs", type=int, default=None, help="override every data set's epochs")
     parser.add_argument("--models", default="fcn,lstm,torch_fcn")
     parser.add_argument("--normalize", choices=NORMALIZE, default="none",
@@ -193,10 +194,11 @@ def main(argv=None) -> None:
     if unknown:
         parser.error(f"unknown data sets {unknown}; known: {list(DATASETS)}")
     rows = run(args.folder, names, args.seeds, args.epochs, [k.strip() for k in args.models.split(",")],
-               args.normalize)
+               args.normalize, args.first_seed)
     scaling = "no normalisation" if args.normalize == "none" else "each series z-normalised on its own"
     text = (f"## UEA classification\n\nCommand: `python benchmarks/uea.py DIR --datasets {','.join(names)} "
-            f"--seeds {args.seeds} --models {args.models}"
+            f"--seeds {args.seeds}{'' if args.first_seed == 0 else f' --first-seed {args.first_seed}'} "
+            f"--models {args.models}"
             f"{'' if args.epochs is None else f' --epochs {args.epochs}'}"
             f"{'' if args.normalize == 'none' else f' --normalize {args.normalize}'}"
             f" --threads {args.threads}`; {platform.processor() or 'CPU'}, "
