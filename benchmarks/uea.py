@@ -8,7 +8,9 @@ DIR holds `<Name>_TRAIN.ts` and `<Name>_TEST.ts` (directly or in `<Name>/`), e.g
 the `aeon/datasets/data/` folder of the aeon wheel (`pip download --no-deps aeon`,
 then unzip it). For each data set and seed it trains `seqkit.models.fcn`,
 `seqkit.models.lstm_classifier` and the same FCN written in bare PyTorch (same
-batches, optimiser, schedule, clipping and epochs), and reports test accuracy
+batches, optimiser, schedule, clipping and epochs; ``--models torch_fcn_glorot``
+starts it from the recipe's Glorot-uniform weights and zero biases instead of
+torch's default initialisation), and reports test accuracy
 (mean over seeds) and CPU time per run. ``--normalize per_sequence`` z-normalises
 every series on its own (each channel over its real steps, padding left 0:
 ``readers.Standardizer(per_sequence=True)``) before any model sees it, the same
@@ -44,6 +46,8 @@ DATASETS = {
     "PickupGestureWiimoteZ": (100, 16, None),
 }
 TARGETS = {"BasicMotions": 1.0, "JapaneseVowels": 0.98, "OSULeaf": 0.90}
+#: --models choices.
+MODELS = ("fcn", "lstm", "torch_fcn", "torch_fcn_glorot")
 #: --normalize choices: the raw series, or each series z-normalised on its own.
 NORMALIZE = ("none", "per_sequence")
 
@@ -68,13 +72,18 @@ def batches(path: str, classes, batch_size: int, *, train: bool, seed: int, norm
 class TorchFCN(nn.Module):
     """The FCN in bare PyTorch: BatchNorm1d over all steps (padding included), masked average pooling."""
 
-    def __init__(self, n_in: int, n_classes: int):
+    def __init__(self, n_in: int, n_classes: int, glorot: bool = False):
         super().__init__()
         blocks, width = [], n_in
         for n, k in ((128, 8), (256, 5), (128, 3)):
             blocks += [nn.Conv1d(width, n, k, padding="same"), nn.BatchNorm1d(n, momentum=0.1, eps=1e-3), nn.ReLU()]
             width = n
         self.body, self.head = nn.Sequential(*blocks), nn.Linear(width, n_classes)
+        if glorot:                   # the recipe's (and the Keras FCN's) start instead of torch's default
+            for layer in self.modules():
+                if isinstance(layer, (nn.Conv1d, nn.Linear)):
+                    nn.init.xavier_uniform_(layer.weight)
+                    nn.init.zeros_(layer.bias)
 
     def forward(self, x, mask):
         h = self.body(x)
@@ -83,9 +92,9 @@ class TorchFCN(nn.Module):
         return self.head((h * mask[:, None]).sum(2) / mask.sum(1, keepdim=True))
 
 
-def torch_fcn(train, test, n_in, n_classes, epochs, seed) -> float:
+def torch_fcn(train, test, n_in, n_classes, epochs, seed, glorot: bool = False) -> float:
     torch.manual_seed(seed)
-    net = TorchFCN(n_in, n_classes)
+    net = TorchFCN(n_in, n_classes, glorot)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, eta_min=1e-5)
     loss_fn = nn.CrossEntropyLoss()
@@ -122,9 +131,9 @@ def seqkit_model(kind, train, test, n_in, n_classes, epochs, seed) -> float:
 
 
 def train_one(kind, train, test, n_in, n_classes, epochs, seed) -> float:
-    """Train model ``kind`` ("fcn", "lstm" or "torch_fcn"); its test accuracy."""
-    if kind == "torch_fcn":
-        return torch_fcn(train, test, n_in, n_classes, epochs, seed)
+    """Train model ``kind`` ("fcn", "lstm", "torch_fcn" or "torch_fcn_glorot"); its test accuracy."""
+    if kind in ("torch_fcn", "torch_fcn_glorot"):
+        return torch_fcn(train, test, n_in, n_classes, epochs, seed, glorot=kind == "torch_fcn_glorot")
     return seqkit_model(kind, train, test, n_in, n_classes, epochs, seed)
 
 
@@ -189,12 +198,14 @@ def main(argv=None) -> None:
     if args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
     torch.set_num_threads(args.threads)
+    kinds = [k.strip() for k in args.models.split(",") if k.strip()]
+    if not kinds or set(kinds) - set(MODELS):
+        parser.error(f"--models: unknown {sorted(set(kinds) - set(MODELS))}; known: {', '.join(MODELS)}")
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
     unknown = [n for n in names if n not in DATASETS]
     if unknown:
         parser.error(f"unknown data sets {unknown}; known: {list(DATASETS)}")
-    rows = run(args.folder, names, args.seeds, args.epochs, [k.strip() for k in args.models.split(",")],
-               args.normalize, args.first_seed)
+    rows = run(args.folder, names, args.seeds, args.epochs, kinds, args.normalize, args.first_seed)
     scaling = "no normalisation" if args.normalize == "none" else "each series z-normalised on its own"
     text = (f"## UEA classification\n\nCommand: `python benchmarks/uea.py DIR --datasets {','.join(names)} "
             f"--seeds {args.seeds}{'' if args.first_seed == 0 else f' --first-seed {args.first_seed}'} "
