@@ -11,29 +11,9 @@ from .._errors import ConfigError
 from ._same_shape import SameShape, check_keras_vectors, positive_float
 from ._zeroing import keep_factor, mark_zeroed
 
-__all__ = ["BatchNorm", "masked_moments"]
+__all__ = ["BatchNorm"]
 
 _KERAS_NAMES = ("gamma", "beta", "moving_mean", "moving_variance")
-
-
-def masked_moments(x: torch.Tensor, keep: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-feature mean and (biased) variance over the real entries of ``x``, and their count.
-
-    Masked entries are left out by selection (``torch.where``), so whatever
-    they hold (NaN included) changes neither the statistics nor their
-    gradient. With no real entry at all the count is 0 and the mean and
-    variance are 0 (no division by zero, no device sync).
-
-    Shape:
-        x ``[N, F]`` with keep ``[N, 1]``, or ``[N, F, T]`` with keep ``[N, 1, T]``
-        (bool), or keep None; returns mean ``[F]``, variance ``[F]``, count ``[]``.
-    """
-    if keep is None:
-        mean, var, count, _ = _moments(x, None)
-        return mean, var, count
-    xz = torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))
-    mean, var, count, _ = _moments(xz, keep.to(x.dtype))
-    return mean, var, count
 
 
 def _as(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -54,8 +34,10 @@ def _feature_sum(t: torch.Tensor) -> torch.Tensor:
 
 
 def _moments(xz: torch.Tensor, keep: torch.Tensor | None):
-    """:func:`masked_moments` of an ``xz`` that is already exactly zero at the masked entries, with
-    the 0/1 ``keep`` in its dtype; also returns ``xz`` centred, zero at the masked entries.
+    """Per-feature mean and (biased) variance over the real entries of ``xz``, which is already
+    exactly zero at the masked entries, their count (0 with no real entry: mean and variance 0,
+    no division by zero, no device sync), and ``xz`` centred, zero at the masked entries;
+    ``keep`` is the 0/1 mask in ``xz``'s dtype.
 
     Sums and products only (no ``torch.where``): the masked entries are zeros, so the sum of
     ``xz`` is the sum over the real ones, and ``xz - keep * mean`` leaves them zero.

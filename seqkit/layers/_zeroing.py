@@ -140,15 +140,13 @@ def keep_factor(mask: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (mask != 0).to(y.dtype).reshape(_keep_shape(mask, y))
 
 
-def zero_finite(y: torch.Tensor, mask: torch.Tensor | None, keep: torch.Tensor | None = None) -> torch.Tensor:
+def zero_finite(y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """``y`` times the 0/1 mask, noted (:func:`mark_zeroed`): exact zeros at the masked steps
     wherever ``y`` is finite there (see the module docstring); a no-op for ``mask=None``.
-
-    ``keep``: :func:`keep_factor` of ``mask`` for ``y``, when the caller has it.
 
     Shape:
         as :func:`zero_masked`.
     """
     if mask is None:
         return y
-    return mark_zeroed(y * (keep_factor(mask, y) if keep is None else keep), mask)
+    return mark_zeroed(y * keep_factor(mask, y), mask)

@@ -183,22 +183,42 @@ def _positive_int(value, option: str, kl: KerasLayer) -> int:
     return value
 
 
+_SEQUENCE_FLAGS = ("dropout", "recurrent_dropout", "return_sequences", "return_state", "go_backwards",
+                   "stateful")
+
+
+def _sequence_flags(kl: KerasLayer) -> dict:
+    """A recurrent layer's dropouts and flags as seqkit's keywords (the same names); ``return_state``
+    is refused."""
+    cfg = kl.config
+    if cfg.get("return_state"):
+        raise ConfigError(f"{kl.where}: return_state=True is not supported by seqkit.load_keras (a chain of "
+                          f"layers passes on the output only)")
+    return {"dropout": cfg.get("dropout", 0.0), "recurrent_dropout": cfg.get("recurrent_dropout", 0.0),
+            "return_sequences": bool(cfg.get("return_sequences", False)),
+            "go_backwards": bool(cfg.get("go_backwards", False)), "stateful": bool(cfg.get("stateful", False))}
+
+
+def _channels_last(kl: KerasLayer, layout: str) -> None:
+    """ConfigError unless the layer's ``data_format`` is channels_last (Keras's ``layout``)."""
+    fmt = kl.config.get("data_format", "channels_last")
+    if fmt not in (None, "channels_last"):
+        raise ConfigError(f"{kl.where}: data_format={fmt!r}; seqkit.load_keras imports channels_last "
+                          f"models {layout}")
+
+
 def _recurrent_kwargs(kl: KerasLayer, keras_major: int | None, notes: list[str]) -> dict:
     cfg = kl.config
     known = {"units", "activation", "recurrent_activation", "use_bias", "unit_forget_bias", "reset_after",
-             "dropout", "recurrent_dropout", "return_sequences", "return_state", "go_backwards", "stateful",
-             "time_major", *_REGULARIZERS}
+             "time_major", *_SEQUENCE_FLAGS, *_REGULARIZERS}
     _check_options(kl, known, notes)
-    for flag, why in (("return_state", "a chain of layers passes on the output only"),
-                      ("time_major", "seqkit's sequences are [N, F, T]")):
-        if cfg.get(flag):
-            raise ConfigError(f"{kl.where}: {flag}=True is not supported by seqkit.load_keras ({why})")
+    flags = _sequence_flags(kl)
+    if cfg.get("time_major"):
+        raise ConfigError(f"{kl.where}: time_major=True is not supported by seqkit.load_keras (seqkit's "
+                          f"sequences are [N, F, T])")
     kw = {"n_out": _positive_int(cfg.get("units"), "units", kl),
           "activation": seqkit_activation(cfg.get("activation", "tanh"), kl, "activation", keras_major),
-          "use_bias": bool(cfg.get("use_bias", True)),
-          "dropout": cfg.get("dropout", 0.0), "recurrent_dropout": cfg.get("recurrent_dropout", 0.0),
-          "return_sequences": bool(cfg.get("return_sequences", False)),
-          "go_backwards": bool(cfg.get("go_backwards", False)), "stateful": bool(cfg.get("stateful", False))}
+          "use_bias": bool(cfg.get("use_bias", True)), **flags}
     if kl.class_name in ("LSTM", "GRU"):
         kw["gate_activation"] = seqkit_activation(cfg.get("recurrent_activation", "sigmoid"), kl,
                                                   "recurrent_activation", keras_major)
@@ -283,9 +303,7 @@ def _conv1d(kl: KerasLayer, keras_major, notes) -> Translation:
                           f"(stride 1), so the [N, T] mask still applies")
     if _positive_int(cfg.get("groups", 1), "groups", kl) != 1:
         raise ConfigError(f"{kl.where}: groups={cfg.get('groups')!r}; seqkit's Conv1D has groups=1")
-    if cfg.get("data_format", "channels_last") not in (None, "channels_last"):
-        raise ConfigError(f"{kl.where}: data_format={cfg.get('data_format')!r}; seqkit.load_keras imports "
-                          f"channels_last models (N, T, F)")
+    _channels_last(kl, "(N, T, F)")
     padding = cfg.get("padding", "valid")
     if padding not in ("causal", "same"):
         raise ConfigError(f"{kl.where}: padding={padding!r}; seqkit's Conv1D keeps T ('causal' or 'same') "
@@ -302,15 +320,10 @@ def _conv1d(kl: KerasLayer, keras_major, notes) -> Translation:
 def _convlstm1d(kl: KerasLayer, keras_major, notes) -> Translation:
     cfg = kl.config
     _check_options(kl, {"filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
-                        "activation", "recurrent_activation", "use_bias", "unit_forget_bias", "dropout",
-                        "recurrent_dropout", "return_sequences", "return_state", "go_backwards", "stateful",
+                        "activation", "recurrent_activation", "use_bias", "unit_forget_bias", *_SEQUENCE_FLAGS,
                         *_REGULARIZERS}, notes)
-    if cfg.get("return_state"):
-        raise ConfigError(f"{kl.where}: return_state=True is not supported by seqkit.load_keras (a chain of "
-                          f"layers passes on the output only)")
-    if cfg.get("data_format", "channels_last") not in (None, "channels_last"):
-        raise ConfigError(f"{kl.where}: data_format={cfg.get('data_format')!r}; seqkit.load_keras imports "
-                          f"channels_last models (N, T, L, C)")
+    flags = _sequence_flags(kl)
+    _channels_last(kl, "(N, T, L, C)")
     padding = cfg.get("padding", "valid")
     if padding not in ("valid", "same"):
         raise ConfigError(f"{kl.where}: padding={padding!r}; expected 'valid' or 'same'")
@@ -322,9 +335,7 @@ def _convlstm1d(kl: KerasLayer, keras_major, notes) -> Translation:
           "gate_activation": seqkit_activation(cfg.get("recurrent_activation", "sigmoid"), kl,
                                                "recurrent_activation", keras_major),
           "use_bias": bool(cfg.get("use_bias", True)), "unit_forget_bias": bool(cfg.get("unit_forget_bias", True)),
-          "dropout": cfg.get("dropout", 0.0), "recurrent_dropout": cfg.get("recurrent_dropout", 0.0),
-          "return_sequences": bool(cfg.get("return_sequences", False)),
-          "go_backwards": bool(cfg.get("go_backwards", False)), "stateful": bool(cfg.get("stateful", False))}
+          **flags}
     # return_sequences=False leaves (N, L', F): a sequence over the signal's L' points
     return Translation("layer", kl, ConvLSTM1D, kw, ("cell",), _regularizer_options(kl, True, notes),
                        "signals" if kw["return_sequences"] else "sequences")
@@ -332,9 +343,7 @@ def _convlstm1d(kl: KerasLayer, keras_major, notes) -> Translation:
 
 def _global_pooling(kl: KerasLayer, keras_major, notes) -> Translation:
     _check_options(kl, {"data_format", "keepdims"}, notes)
-    if kl.config.get("data_format", "channels_last") not in (None, "channels_last"):
-        raise ConfigError(f"{kl.where}: data_format={kl.config.get('data_format')!r}; seqkit.load_keras "
-                          f"imports channels_last models (N, T, F)")
+    _channels_last(kl, "(N, T, F)")
     if kl.config.get("keepdims"):
         raise ConfigError(f"{kl.where}: keepdims=True is not supported (seqkit's GlobalPooling gives [N, F])")
     mode = "avg" if kl.class_name == "GlobalAveragePooling1D" else "max"

@@ -331,6 +331,26 @@ def test_convlstm1d_refusals_are_named(tmp_path, layers, match):
         seqkit.load_keras(_save(model, tmp_path))
 
 
+@pytest.mark.parametrize("pool,match", [
+    (lambda: L.GlobalAveragePooling1D(keepdims=True, name="bad"), r"'bad' \(GlobalAveragePooling1D\): keepdims"),
+    (lambda: L.GlobalMaxPooling1D(data_format="channels_first", name="bad"),
+     r"'bad' \(GlobalMaxPooling1D\): data_format='channels_first'"),
+])
+def test_pooling_refusals_are_named(tmp_path, pool, match):
+    model = keras.Sequential([keras.Input((None, F)), L.LSTM(3, return_sequences=True), pool()])
+    with pytest.raises(ConfigError, match=match):
+        seqkit.load_keras(_save(model, tmp_path))
+
+
+def test_convlstm1d_channels_first_is_refused(tmp_path):
+    model = keras.Sequential([keras.Input((None, SIGNAL_L, SIGNAL_C)), L.ConvLSTM1D(3, 3, name="c")])
+
+    def channels_first(cfg):
+        cfg["config"]["layers"][1]["config"]["data_format"] = "channels_first"
+    with pytest.raises(ConfigError, match=r"'c' \(ConvLSTM1D\): data_format='channels_first'.*\(N, T, L, C\)"):
+        seqkit.load_keras(_rewrite(_save(model, tmp_path), channels_first, tmp_path / "edited.keras"))
+
+
 def test_convlstm1d_on_plain_sequences_is_refused(tmp_path):
     model = keras.Sequential([keras.Input((None, SIGNAL_L, SIGNAL_C)), L.ConvLSTM1D(3, 3, name="c")])
     path = _save(model, tmp_path)
